@@ -1,0 +1,124 @@
+"""The `shopsync` command line.
+
+Each command prepares what it needs (database, DAGSTER_HOME) itself, so a fresh
+clone needs nothing but `./dev <command>`. Configuration errors exit with
+status 2 and one line per problem, before any work starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from resources.paths import PROJECT_ROOT
+from resources.registry import RegistryError, load_registry
+
+EXIT_CONFIG_ERROR = 2
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    registry = load_registry(args.registry)
+    print(
+        f"registry OK: hub {registry.hub.shop_domain}, "
+        f"{len(registry.retailers)} retailers ({', '.join(registry.store_keys()[1:])})"
+    )
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from resources.postgres import apply_migrations, database_url
+
+    with psycopg.connect(database_url()) as conn:
+        applied = apply_migrations(conn)
+    print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
+    return 0
+
+
+def _ui(args: argparse.Namespace) -> int:
+    from pipelines.instance import prepare_dagster_home
+
+    load_registry(args.registry)
+    home = prepare_dagster_home()
+    print(f"DAGSTER_HOME={home}; starting the Dagster UI on http://127.0.0.1:{args.port}")
+    argv = [
+        "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
+        "-h", "127.0.0.1", "-p", str(args.port),
+    ]  # fmt: skip
+    os.chdir(PROJECT_ROOT)
+    os.execvp(argv[0], argv)  # noqa: S606 - replaces this process with dagster dev
+    return 0  # pragma: no cover
+
+
+def _simulator(args: argparse.Namespace) -> int:
+    from simulator.cli import run
+
+    return run(args)
+
+
+def _add_simulator(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("simulator", help="serve the Shopify Admin API simulator")
+    try:
+        from simulator.cli import add_arguments
+    except ImportError:  # pragma: no cover - the simulator ships with the project
+        return
+    add_arguments(parser)
+    parser.set_defaults(func=_simulator)
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    try:
+        from pipelines.demo import add_arguments, run
+    except ImportError:  # the demo lands with the order flows
+        return
+    parser = sub.add_parser("demo", help="run a full sync cycle on the embedded defaults")
+    add_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shopsync",
+        description="Drop-ship sync between a hub Shopify store and its retailers, on Dagster.",
+    )
+    parser.add_argument(
+        "--registry", help="retailer registry YAML (default: $SHOPSYNC_REGISTRY or the example)"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    _add_demo(sub)
+    ui = sub.add_parser("ui", help="start the Dagster UI (dagster dev) on Postgres storage")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=_ui)
+    _add_simulator(sub)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_migrate)
+    sub.add_parser(
+        "check-config", help="validate the retailer registry (exit 2 on problems)"
+    ).set_defaults(func=_check_config)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except RegistryError as exc:
+        print(f"shopsync: {exc}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

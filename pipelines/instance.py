@@ -1,0 +1,66 @@
+"""A project-local DAGSTER_HOME whose storage is Postgres (dagster-postgres).
+
+Dagster's run, event and schedule storage lives in its own database (`dagster`)
+on the same server as the warehouse. dagster-postgres goes through SQLAlchemy,
+which with 2.1 picks psycopg 3 for a bare `postgresql://` URL and then fails on
+NOTIFY; the URL written here therefore names psycopg2 explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+import yaml
+
+from resources.paths import shopsync_home
+from resources.postgres import database_url, ensure_database
+
+DAGSTER_DATABASE = "dagster"
+
+
+def sqlalchemy_psycopg2_url(conninfo: str) -> str:
+    """`postgresql+psycopg2://…` for any libpq URL or key=value string (socket hosts too)."""
+    info = psycopg.conninfo.conninfo_to_dict(conninfo)
+    user = quote(str(info.get("user") or "postgres"))
+    password = info.get("password")
+    auth = f"{user}:{quote(str(password))}" if password else user
+    host = str(info.get("host") or "")
+    port = info.get("port")
+    db = quote(str(info.get("dbname") or DAGSTER_DATABASE))
+    if host.startswith("/"):  # Unix socket directory goes in the query string
+        query = f"?host={quote(host)}" + (f"&port={port}" if port else "")
+        return f"postgresql+psycopg2://{auth}@/{db}{query}"
+    netloc = host + (f":{port}" if port else "")
+    return f"postgresql+psycopg2://{auth}@{netloc}/{db}"
+
+
+def dagster_config(storage_url: str) -> dict:
+    return {
+        "storage": {"postgres": {"postgres_url": storage_url}},
+        "run_coordinator": {
+            "module": "dagster.core.run_coordinator",
+            "class": "QueuedRunCoordinator",
+            "config": {"max_concurrent_runs": 4},
+        },
+        # A run worker killed mid-run (FAULTS P4) is detected and retried.
+        "run_monitoring": {"enabled": True, "poll_interval_seconds": 5},
+        "run_retries": {"enabled": True, "max_retries": 2},
+        "telemetry": {"enabled": False},
+    }
+
+
+def prepare_dagster_home(home: Path | None = None) -> Path:
+    """Write DAGSTER_HOME/dagster.yaml for the current database and export DAGSTER_HOME."""
+    home = home or shopsync_home() / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    url = ensure_database(database_url(), DAGSTER_DATABASE)
+    config = dagster_config(sqlalchemy_psycopg2_url(url))
+    target = home / "dagster.yaml"
+    text = yaml.safe_dump(config, sort_keys=False)
+    if not target.exists() or target.read_text() != text:
+        target.write_text(text)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home

@@ -1,0 +1,278 @@
+"""The retailer registry: which stores exist, how to reach them, which flows run.
+
+The registry is the one place where an operator onboards a retailer, so it is
+validated completely at load time: a typo in a location GID must fail when the
+code location loads, with a message naming the retailer and the field, not at
+3 a.m. inside a run. Tokens are never stored here, only the *name* of the
+environment variable holding each one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_REGISTRY_PATH = Path(__file__).resolve().parent.parent / "config" / "retailers.example.yaml"
+REGISTRY_ENV = "SHOPSYNC_REGISTRY"
+
+_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
+_LOCATION_GID = re.compile(r"^gid://shopify/Location/[1-9][0-9]*$")
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_KEY = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+Plan = Literal["Basic", "Standard", "Grow", "Advanced", "Plus", "Shopify Plus", "Enterprise"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BillingAddress(_Strict):
+    """The retailer's B2B address, used as the billing address of hub orders."""
+
+    company: str = Field(min_length=1)
+    address1: str = Field(min_length=1)
+    address2: str | None = None
+    city: str = Field(min_length=1)
+    province_code: str | None = None
+    country_code: str = Field(pattern=r"^[A-Z]{2}$")
+    zip: str = Field(min_length=1)
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+
+    def as_mailing_address_input(self) -> dict[str, str]:
+        """The Admin API's `MailingAddressInput` shape, without empty fields."""
+        names = {
+            "company": "company",
+            "address1": "address1",
+            "address2": "address2",
+            "city": "city",
+            "province_code": "provinceCode",
+            "country_code": "countryCode",
+            "zip": "zip",
+            "phone": "phone",
+            "first_name": "firstName",
+            "last_name": "lastName",
+        }
+        return {api: v for field, api in names.items() if (v := getattr(self, field)) is not None}
+
+
+class Flows(_Strict):
+    orders: bool = True
+    fulfillments: bool = True
+    inventory: bool = True
+
+
+class LookbackHours(_Strict):
+    """How far before a partition's window a run also reads, so late updates are not missed."""
+
+    orders: Annotated[int, Field(ge=0, le=24 * 14)] = 6
+    fulfillments: Annotated[int, Field(ge=0, le=24 * 14)] = 24
+
+
+def _check_emails(values: list[str]) -> list[str]:
+    bad = [v for v in values if not _EMAIL.match(v)]
+    if bad:
+        raise ValueError(f"not an email address: {', '.join(bad)}")
+    return values
+
+
+class StoreConfig(_Strict):
+    """What every store has: a key, a domain and the env var that holds its token."""
+
+    key: str
+    name: str = Field(min_length=1)
+    shop_domain: str
+    token_env: str
+    plan: Plan = "Standard"
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        if not _KEY.match(v):
+            raise ValueError("use lower-case letters, digits and dashes, e.g. 'epic-gardening'")
+        return v
+
+    @field_validator("shop_domain")
+    @classmethod
+    def _domain(cls, v: str) -> str:
+        if not _DOMAIN.match(v):
+            raise ValueError(f"'{v}' is not a shop domain like 'my-store.myshopify.com'")
+        return v
+
+    @field_validator("token_env")
+    @classmethod
+    def _token_env(cls, v: str) -> str:
+        if not _ENV_NAME.match(v):
+            raise ValueError(
+                "give the NAME of the environment variable holding the token "
+                "(upper case, e.g. SHOPSYNC_TOKEN_EPIC_GARDENING), never the token itself"
+            )
+        return v
+
+    def token(self) -> str:
+        """Read the token at call time; raise naming the variable (never the value)."""
+        value = os.environ.get(self.token_env)
+        if not value:
+            raise MissingTokenError(
+                f"store '{self.key}' ({self.shop_domain}): environment variable "
+                f"{self.token_env} is not set; export the store's Admin API token there"
+            )
+        return value
+
+
+def _location(v: str) -> str:
+    if not _LOCATION_GID.match(v):
+        raise ValueError(f"'{v}' is not a location GID like 'gid://shopify/Location/123'")
+    return v
+
+
+class HubConfig(StoreConfig):
+    """The warehouse store every retailer's orders are shipped from."""
+
+    key: str = "hub"
+    location_id: str
+
+    _loc = field_validator("location_id")(classmethod(lambda cls, v: _location(v)))
+
+
+class RetailerConfig(StoreConfig):
+    """A retailer store whose hub-location orders the hub ships."""
+
+    hub_location_id: str
+    billing_address: BillingAddress
+    flows: Flows = Flows()
+    lookback_hours: LookbackHours = LookbackHours()
+    safety_stock: Annotated[int, Field(ge=0)] = 0
+    notify: list[str] = Field(default_factory=list)
+
+    _loc = field_validator("hub_location_id")(classmethod(lambda cls, v: _location(v)))
+    _notify = field_validator("notify")(classmethod(lambda cls, v: _check_emails(v)))
+
+
+class Notifications(_Strict):
+    time_zone: str = "UTC"
+    daily_summary_hour: Annotated[int, Field(ge=0, le=23)] = 18
+    recipients: list[str] = Field(default_factory=list)
+    sender: str = "shopsync@localhost.localdomain"
+
+    _recipients = field_validator("recipients")(classmethod(lambda cls, v: _check_emails(v)))
+
+    @field_validator("time_zone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone '{v}' (use an IANA name like 'UTC')") from exc
+        return v
+
+
+class Registry(_Strict):
+    hub: HubConfig
+    retailers: list[RetailerConfig] = Field(min_length=1)
+    notifications: Notifications = Notifications()
+
+    @model_validator(mode="after")
+    def _unique(self) -> Registry:
+        problems = []
+        for attr in ("key", "shop_domain", "token_env"):
+            seen: set[str] = set()
+            for store in self.stores():
+                value = getattr(store, attr)
+                if value in seen:
+                    problems.append(f"{attr} '{value}' is used by more than one store")
+                seen.add(value)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def stores(self) -> list[StoreConfig]:
+        return [self.hub, *self.retailers]
+
+    def store(self, key: str) -> StoreConfig:
+        for store in self.stores():
+            if store.key == key:
+                return store
+        raise KeyError(f"no store '{key}' in the registry (known: {self.store_keys()})")
+
+    def retailer(self, key: str) -> RetailerConfig:
+        for retailer in self.retailers:
+            if retailer.key == key:
+                return retailer
+        raise KeyError(f"no retailer '{key}' in the registry (known: {self.store_keys()})")
+
+    def store_keys(self) -> list[str]:
+        return [s.key for s in self.stores()]
+
+    def enabled_retailers(self, flow: str) -> list[RetailerConfig]:
+        return [r for r in self.retailers if getattr(r.flows, flow)]
+
+
+class MissingTokenError(RuntimeError):
+    """A store's token variable is unset: the message names the variable, never a value."""
+
+
+class RegistryError(ValueError):
+    """A registry file that cannot be used; `problems` has one line per field."""
+
+    def __init__(self, path: Path, problems: list[str]):
+        self.path = path
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid retailer registry {path}:\n{lines}")
+
+
+def _where(loc: tuple, raw: dict) -> str:
+    """Turn a pydantic error location into 'retailer 'epic-gardening' field x.y'."""
+    parts = [str(p) for p in loc]
+    if len(loc) >= 2 and loc[0] == "retailers" and isinstance(loc[1], int):
+        retailers = raw.get("retailers") or []
+        entry = retailers[loc[1]] if loc[1] < len(retailers) else {}
+        key = entry.get("key") if isinstance(entry, dict) else None
+        who = f"retailer '{key}'" if key else f"retailer #{loc[1] + 1}"
+        field = ".".join(parts[2:])
+        return f"{who}: {field}" if field else who
+    if loc and loc[0] == "hub":
+        return "hub: " + ".".join(parts[1:]) if len(parts) > 1 else "hub"
+    return ".".join(parts) or "registry"
+
+
+def parse_registry(raw: object, path: Path) -> Registry:
+    if not isinstance(raw, dict):
+        raise RegistryError(path, ["the file must be a mapping with 'hub' and 'retailers'"])
+    try:
+        return Registry.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False):
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown field (check the spelling)"
+            problems.append(f"{_where(tuple(err['loc']), raw)}: {msg}")
+        raise RegistryError(path, problems) from None
+
+
+def registry_path(path: str | os.PathLike | None = None) -> Path:
+    return Path(path or os.environ.get(REGISTRY_ENV) or DEFAULT_REGISTRY_PATH)
+
+
+def load_registry(path: str | os.PathLike | None = None) -> Registry:
+    """Load and validate the registry (default: $SHOPSYNC_REGISTRY, else the example file)."""
+    p = registry_path(path)
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except FileNotFoundError:
+        raise RegistryError(p, [f"file not found; set {REGISTRY_ENV} or create it"]) from None
+    except yaml.YAMLError as exc:
+        raise RegistryError(p, [f"not valid YAML: {exc}"]) from None
+    return parse_registry(raw, p)

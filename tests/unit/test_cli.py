@@ -1,0 +1,35 @@
+"""The CLI lists its commands and turns registry problems into exit status 2."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelines.cli import EXIT_CONFIG_ERROR, build_parser, main
+
+
+def test_help_lists_commands(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    out = capsys.readouterr().out
+    for command in ("ui", "simulator", "migrate", "check-config"):
+        assert command in out
+
+
+def test_malformed_registry_exits_2_with_per_field_message(tmp_path, capsys):
+    bad = tmp_path / "r.yaml"
+    bad.write_text(
+        "hub: {name: Hub, shop_domain: hub.myshopify.com, token_env: HUB_TOKEN,"
+        " location_id: 'gid://shopify/Location/1'}\n"
+        "retailers:\n  - {key: shop-a, name: A, shop_domain: a.example.com, token_env: A_TOKEN,"
+        " hub_location_id: 'Location/9', billing_address: {company: A, address1: x, city: y,"
+        " country_code: US, zip: '1'}}\n"
+    )
+    assert main(["--registry", str(bad), "check-config"]) == EXIT_CONFIG_ERROR
+    err = capsys.readouterr().err
+    assert "retailer 'shop-a': shop_domain: 'a.example.com' is not a shop domain" in err
+    assert "retailer 'shop-a': hub_location_id: 'Location/9' is not a location GID" in err
+
+
+def test_valid_registry_exits_0(capsys):
+    assert main(["check-config"]) == 0
+    assert "4 retailers" in capsys.readouterr().out
