@@ -116,6 +116,11 @@ def copy_upsert(
     and no `update_columns`, conflicting rows are left as they are (DO NOTHING).
     Returns the number of rows inserted or updated.
     """
+    with conn.transaction():  # the temp table lives until the end of this transaction
+        return _copy_upsert(conn, table, columns, rows, conflict_columns, update_columns)
+
+
+def _copy_upsert(conn, table, columns, rows, conflict_columns, update_columns) -> int:
     schema, _, name = table.rpartition(".")
     target = sql.Identifier(schema, name) if schema else sql.Identifier(name)
     temp = sql.Identifier(f"_stage_{name}")
@@ -166,13 +171,23 @@ class PostgresResource(dg.ConfigurableResource):
                 with psycopg.connect(url) as conn:
                     apply_migrations(conn)
                 self._pool = ConnectionPool(
-                    url, min_size=1, max_size=self.pool_max_size, open=True, name="shopsync"
+                    url,
+                    min_size=1,
+                    max_size=self.pool_max_size,
+                    kwargs={"autocommit": True},
+                    open=True,
+                    name="shopsync",
                 )
             return self._pool
 
     @contextmanager
     def get_connection(self) -> Iterator[psycopg.Connection]:
-        """A pooled connection; committed on clean exit, rolled back on error."""
+        """A pooled autocommit connection.
+
+        Autocommit, so that a ledger claim is durable the moment its statement
+        returns, before the Shopify mutation it guards; group statements that must
+        be atomic in `with conn.transaction():`.
+        """
         with self._get_pool().connection() as conn:
             yield conn
 

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
+import dagster as dg
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -276,3 +277,16 @@ def load_registry(path: str | os.PathLike | None = None) -> Registry:
     except yaml.YAMLError as exc:
         raise RegistryError(p, [f"not valid YAML: {exc}"]) from None
     return parse_registry(raw, p)
+
+
+class RegistryResource(dg.ConfigurableResource):
+    """The registry for assets, sensors and checks; `path` unset = $SHOPSYNC_REGISTRY or example.
+
+    Loading is cheap and validated, so every run sees the file as it is now: a
+    retailer onboarded in the registry is picked up without a restart.
+    """
+
+    path: str | None = None
+
+    def get(self) -> Registry:
+        return load_registry(self.path)

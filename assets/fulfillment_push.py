@@ -1,0 +1,183 @@
+"""Fulfillment push, step by step: land hub shipments, then push each exactly once.
+
+Plain functions over clients and a connection (the assets in
+`assets/fulfillments.py` wrap them), so tests can drive and interrupt them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from assets.order_import import store_lock
+from resources.ledgers import fulfillments as ledger
+from resources.ledgers.orders import linked_orders
+from resources.registry import RetailerConfig
+from resources.shopify import ShopifyAmbiguousWriteError, ShopifyClient
+from sync.follow_ups import (
+    HUB_ORDER_FULFILLMENTS_FIRST,
+    RETAILER_ORDER_FULFILLMENTS_FIRST,
+    complete_order,
+)
+from sync.fulfillments import (
+    PlanStatus,
+    hub_orders_query,
+    plan_retailer_fulfillments,
+    tracking_changed,
+    tracking_update_variables,
+)
+from sync.models import HubFulfillment, HubOrder, RetailerOrder
+from sync.windows import lookback_window
+
+PUSH_ATTEMPTS = 3
+
+
+@dataclass
+class PushStats:
+    hub_fulfillments: int = 0
+    pushed: int = 0
+    healed: int = 0
+    tracking_updated: int = 0
+    terminal: list[str] = field(default_factory=list)  # newly terminal: alert once
+    pending: list[str] = field(default_factory=list)
+
+
+def land_hub_fulfillments(
+    *, retailer: RetailerConfig, hub: ShopifyClient, conn: psycopg.Connection,
+    windows: list[tuple[datetime, datetime]],
+) -> int:  # fmt: skip
+    """Land every fulfillment of this retailer's hub orders updated in the windows."""
+    links = linked_orders(conn, retailer.key)
+    landed: dict[str, ledger.LandedFulfillment] = {}
+    for start, end in windows:
+        since, until = lookback_window(start, end, retailer.lookback_hours.fulfillments)
+        query = hub_orders_query(since, until, retailer.key)
+        for node in hub.paginate("fulfillments_updated_hub_orders", {"query": query}, ("orders",)):
+            link = links.get(node["id"])
+            if link is None:  # a hub order we did not make (or not recorded yet)
+                continue
+            full = complete_order(node, hub.execute, fulfillments_first=HUB_ORDER_FULFILLMENTS_FIRST)
+            for raw, f in zip(full.get("fulfillments") or [], HubOrder.from_graphql(full).fulfillments, strict=True):  # fmt: skip
+                landed[f.id] = ledger.LandedFulfillment(
+                    hub_fulfillment_gid=f.id, hub_order_gid=node["id"], retailer=retailer.key,
+                    retailer_order_gid=link["retailer_order_gid"], status=f.status,
+                    created_at=f.created_at, updated_at=f.updated_at,
+                    tracking=[t.model_dump() for t in f.tracking],
+                    lines=[{"sku": ln.sku, "quantity": ln.quantity} for ln in f.lines], raw=raw,
+                )  # fmt: skip
+    return ledger.land_fulfillments(conn, landed.values())
+
+
+def read_retailer_order(client: ShopifyClient, order_gid: str) -> tuple[RetailerOrder, dict]:
+    data = client.execute("fulfillments_retailer_order_fulfillment_orders", {"id": order_gid})
+    node = data.get("order")
+    if node is None:
+        raise LookupError(f"retailer order {order_gid} is gone")
+    full = complete_order(node, client.execute, fulfillments_first=RETAILER_ORDER_FULFILLMENTS_FIRST)
+    return RetailerOrder.from_graphql(full), full
+
+
+def push_retailer_fulfillments(
+    *, retailer: RetailerConfig, client: ShopifyClient, conn: psycopg.Connection,
+    windows: list[tuple[datetime, datetime]], run_id: str | None, notify_customer: bool = True,
+    reconcile_delay: float = 1.0,
+) -> PushStats:  # fmt: skip
+    """Create each landed, unpushed hub shipment at the retailer exactly once (F1–F6)."""
+    stats = PushStats()
+    since = min(s for s, _ in windows)
+    since = lookback_window(since, max(e for _, e in windows), retailer.lookback_hours.fulfillments)[0]
+    until = max(e for _, e in windows)
+    with store_lock(conn, f"push:{retailer.key}"):
+        todo = ledger.fulfillments_to_push(conn, retailer.key, since, until)
+        stats.hub_fulfillments = len(todo)
+        by_order: dict[str, list[dict[str, Any]]] = {}
+        for row in todo:
+            by_order.setdefault(row["retailer_order_gid"], []).append(row)
+        for order_gid, rows in by_order.items():
+            for row in rows:
+                _push_one(conn, client, retailer, order_gid, row, stats, run_id,
+                          notify_customer, reconcile_delay)  # fmt: skip
+    return stats
+
+
+def _linked_elsewhere(conn, order_gid: str, hub_fulfillment_gid: str) -> list[str]:
+    rows = conn.execute(
+        "SELECT retailer_fulfillment_gid FROM shopsync.fulfillment_links WHERE"
+        " retailer_order_gid = %s AND hub_fulfillment_gid <> %s"
+        " AND retailer_fulfillment_gid IS NOT NULL",
+        (order_gid, hub_fulfillment_gid),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _push_one(conn, client, retailer, order_gid, row, stats, run_id, notify, delay) -> None:
+    hub_f = HubFulfillment.from_graphql(row["raw"])
+    if row["state"] == "created":
+        _update_tracking(conn, client, hub_f, stats)
+        return
+    link = ledger.claim(conn, hub_f.id, retailer.key, order_gid, run_id)
+    for attempt in range(PUSH_ATTEMPTS):
+        order, _ = read_retailer_order(client, order_gid)
+        plan = plan_retailer_fulfillments(
+            hub_f, order, hub_location_id=retailer.hub_location_id, notify_customer=notify,
+            exclude_ids=_linked_elsewhere(conn, order_gid, hub_f.id),
+        )  # fmt: skip
+        tracking = [t.model_dump() for t in hub_f.tracking]
+        lines = [{"sku": ln.sku, "quantity": ln.quantity} for ln in plan.lines]
+        if plan.status is PlanStatus.EXISTS:
+            ledger.record_created(conn, hub_f.id, plan.existing_fulfillment_id, tracking, lines)
+            stats.healed += 1
+            return
+        if plan.status is PlanStatus.TERMINAL:
+            message = f"retailer '{retailer.key}': {plan.message}"
+            if ledger.record_terminal(conn, hub_f.id, str(plan.reason), message):
+                stats.terminal.append(message)
+            return
+        if plan.status is PlanStatus.WAIT:
+            stats.pending.append(plan.message)
+            return
+        try:
+            result = client.mutate("fulfillments_create_retailer", plan.variables())
+        except ShopifyAmbiguousWriteError as exc:
+            ledger.record_attempt_error(conn, hub_f.id, f"{type(exc).__name__}: {exc}")
+            time.sleep(delay * (attempt + 1))
+            continue  # re-read: the plan finds the fulfillment if it was made (F4)
+        if result.user_errors:
+            message = (
+                f"retailer '{retailer.key}': hub fulfillment {hub_f.id} -> order {order.name}: "
+                f"{'; '.join(e.message for e in result.user_errors)}"
+            )
+            if ledger.record_terminal(conn, hub_f.id, "rejected", message):
+                stats.terminal.append(message)
+            return
+        created = (result.data.get("fulfillmentCreate") or {}).get("fulfillment") or {}
+        ledger.record_created(conn, hub_f.id, created["id"], tracking, lines)
+        stats.pushed += 1
+        return
+    stats.pending.append(f"hub fulfillment {hub_f.id}: push not confirmed after {link.attempts}")
+
+
+def _update_tracking(conn, client, hub_f: HubFulfillment, stats: PushStats) -> None:
+    """F5: tracking added or corrected at the hub is sent as an update, not a new fulfillment."""
+    link_gid = conn.execute(
+        "SELECT retailer_fulfillment_gid, retailer_order_gid FROM shopsync.fulfillment_links"
+        " WHERE hub_fulfillment_gid = %s",
+        (hub_f.id,),
+    ).fetchone()
+    order, _ = read_retailer_order(client, link_gid[1])
+    existing = next((f for f in order.fulfillments if f.id == link_gid[0]), None)
+    tracking = [t.model_dump() for t in hub_f.tracking]
+    wanted = tracking_changed(hub_f, existing) if existing else None
+    if wanted:
+        result = client.mutate(
+            "fulfillments_tracking_update", tracking_update_variables(existing.id, wanted)
+        )
+        if result.user_errors:
+            stats.pending.append(f"tracking update {existing.id}: {result.user_errors[0].message}")
+            return
+        stats.tracking_updated += 1
+    ledger.record_tracking_updated(conn, hub_f.id, tracking)

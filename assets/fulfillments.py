@@ -1,0 +1,86 @@
+"""Fulfillment push assets: hub shipments landed, then pushed to the retailer once each."""
+
+
+import dagster as dg
+
+from assets.fulfillment_push import land_hub_fulfillments, push_retailer_fulfillments
+from assets.orders import BACKFILL_POLICY
+from assets.runtime import api_cost, flow_runtime
+from pipelines.partitions import retailer_hourly_partitions
+from resources.postgres import PostgresResource
+from resources.registry import RegistryResource
+from resources.shopify import ShopifyResource
+
+
+class FulfillmentPushConfig(dg.Config):
+    notify_customer: bool = True
+
+
+@dg.asset(
+    partitions_def=retailer_hourly_partitions,
+    backfill_policy=BACKFILL_POLICY,
+    group_name="fulfillments",
+    kinds={"shopify", "postgres"},
+    pool="shopify_hub_reads",
+)
+def hub_fulfillments(
+    context: dg.AssetExecutionContext, registry: RegistryResource, shopify: ShopifyResource,
+    postgres: PostgresResource,
+) -> dg.MaterializeResult:  # fmt: skip
+    """Fulfillments of the retailer's hub orders updated in the window (plus lookback): a
+    shipment days after the order updates its order, so it is still seen (F3)."""
+    landed = 0
+    with flow_runtime(context, registry.get(), shopify, postgres) as runtimes:
+        for rt in runtimes:
+            if rt.retailer.flows.fulfillments:
+                landed += land_hub_fulfillments(
+                    retailer=rt.retailer, hub=rt.hub_client, conn=rt.conn, windows=rt.windows
+                )
+        runtimes[0].recorder.flush() if runtimes else None
+        cost = api_cost(runtimes[0].conn, context.run.run_id) if runtimes else {}
+    return dg.MaterializeResult(metadata={"hub_fulfillments_landed": landed, **cost})
+
+
+@dg.asset(
+    partitions_def=retailer_hourly_partitions,
+    backfill_policy=BACKFILL_POLICY,
+    deps=[hub_fulfillments],
+    group_name="fulfillments",
+    kinds={"shopify", "postgres"},
+    pool="shopify_retailer_writes",
+)
+def retailer_fulfillments(
+    context: dg.AssetExecutionContext, config: FulfillmentPushConfig,
+    registry: RegistryResource, shopify: ShopifyResource, postgres: PostgresResource,
+) -> dg.MaterializeResult:  # fmt: skip
+    """Each hub shipment created once at the retailer, on the fulfillment order at the hub
+    location, for exactly the lines and quantities shipped, with every tracking number,
+    through the `fulfillment_links` ledger. Terminal cases are recorded and alerted once."""
+    totals = {"pushed": 0, "healed": 0, "tracking_updated": 0}
+    terminal, pending = [], []
+    with flow_runtime(context, registry.get(), shopify, postgres) as runtimes:
+        for rt in runtimes:
+            if not rt.retailer.flows.fulfillments:
+                continue
+            stats = push_retailer_fulfillments(
+                retailer=rt.retailer, client=rt.retailer_client, conn=rt.conn,
+                windows=rt.windows, run_id=rt.run_id, notify_customer=config.notify_customer,
+            )  # fmt: skip
+            for key in totals:
+                totals[key] += getattr(stats, key)
+            terminal += stats.terminal
+            pending += stats.pending
+        for message in terminal:
+            context.log.error(message)
+        runtimes[0].recorder.flush() if runtimes else None
+        cost = api_cost(runtimes[0].conn, context.run.run_id) if runtimes else {}
+    return dg.MaterializeResult(
+        metadata={
+            "fulfillments_pushed": totals["pushed"],
+            "fulfillments_healed": totals["healed"],
+            "tracking_updated": totals["tracking_updated"],
+            "terminal_new": len(terminal),
+            "left_for_next_run": len(pending),
+            **cost,
+        }
+    )

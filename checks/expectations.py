@@ -1,0 +1,73 @@
+"""Great Expectations, used the way our checks need it: a DataFrame in, a verdict out.
+
+Each check builds a small DataFrame of the facts it judges (one row per order,
+per hub order, per shipment) and a suite of expectations over it. GE brings the
+vocabulary and the unexpected-value reports; Dagster gets a pass/fail and the
+failing rows as metadata. The ephemeral context is built once per process
+(building it costs seconds) and never writes files.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Verdict:
+    success: bool
+    failures: list[str] = field(default_factory=list)  # one line per failed expectation
+    unexpected: dict[str, list[Any]] = field(default_factory=dict)  # expectation -> values
+
+    def metadata(self) -> dict[str, Any]:
+        return {"failed_expectations": self.failures, "unexpected_values": self.unexpected}
+
+
+@functools.cache
+def _batch_definition():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        source = context.data_sources.add_pandas("shopsync")
+        asset = source.add_dataframe_asset("check_frame")
+        return asset.add_batch_definition_whole_dataframe("whole")
+
+
+def expectations():
+    """The `great_expectations.expectations` module (imported lazily: it is slow)."""
+    import great_expectations as gx
+
+    return gx.expectations
+
+
+def validate(frame: pd.DataFrame, suite_name: str, suite: list[Any]) -> Verdict:
+    """Run expectations over `frame`; an empty frame passes (nothing to contradict)."""
+    if frame.empty:
+        return Verdict(success=True)
+    import great_expectations as gx
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
+        result = batch.validate(gx.ExpectationSuite(name=suite_name, expectations=suite))
+    verdict = Verdict(success=bool(result.success))
+    for item in result.results:
+        if item.success:
+            continue
+        config = item.expectation_config
+        column = config.kwargs.get("column") or config.kwargs.get("column_list")
+        values = item.result.get("partial_unexpected_list") or []
+        verdict.failures.append(f"{config.type} on {column}: {len(values)} unexpected")
+        verdict.unexpected[f"{config.type}:{column}"] = [str(v) for v in values]
+    return verdict

@@ -1,0 +1,129 @@
+"""The steps of one demo cycle, each a real Dagster run on a Postgres-backed instance."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import dagster as dg
+import psycopg
+
+from pipelines.partitions import partition_key
+from resources.registry import load_registry
+from sync.audit import audit_stores
+
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+
+
+def apply_sensor_result(instance: dg.DagsterInstance, result: dg.SensorResult) -> None:
+    """Do what the daemon does with a sensor's dynamic partition requests."""
+    for request in result.dynamic_partitions_requests or []:
+        if isinstance(request, dg.AddDynamicPartitionsRequest):
+            instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
+        else:
+            for key in request.partition_keys:
+                instance.delete_dynamic_partition(request.partitions_def_name, key)
+
+
+class DemoCycle:
+    def __init__(self, sim: Any, say: Callable[[str], None]) -> None:
+        from pipelines.definitions import defs
+        from pipelines.instance import prepare_dagster_home
+
+        prepare_dagster_home()
+        self.sim, self.say, self.defs = sim, say, defs
+        self.instance = dg.DagsterInstance.get()
+        self.registry = load_registry()
+        self.checks_run = self.checks_failed = 0
+
+    def run(self, since: datetime, now: datetime) -> dict[str, Any]:
+        from pipelines.sensors import retailer_registry_sensor
+
+        context = dg.build_sensor_context(instance=self.instance)
+        apply_sensor_result(self.instance, retailer_registry_sensor(context))
+        self.say(f"registry sensor: retailer partitions {self.instance.get_dynamic_partitions('retailers')}")
+        first = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        last = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        for retailer in self.registry.enabled_retailers("orders"):
+            meta = self._run("orders_job", retailer.key, first, last)
+            self.say(
+                f"orders   {retailer.key:<22} read {meta.get('orders_read', 0):>4}, "
+                f"hub orders created {meta.get('hub_orders_created', 0):>3}"
+            )
+        time.sleep(1.0)  # hub fulfillment orders appear shortly after orderCreate
+        shipped = self.sim.run_warehouse(seed=7)
+        self.say(f"warehouse shipped {len(shipped['fulfillments'])} parcels for {shipped['orders']} hub orders")
+        for retailer in self.registry.enabled_retailers("fulfillments"):
+            meta = self._run("fulfillments_job", retailer.key, last, last)
+            self.say(
+                f"shipping {retailer.key:<22} hub shipments {meta.get('hub_fulfillments_landed', 0):>3}, "
+                f"pushed {meta.get('fulfillments_pushed', 0):>3}"
+            )
+        return self.summary()
+
+    def _run(self, job: str, retailer: str, first: datetime, last: datetime) -> dict[str, Any]:
+        tags = {
+            "dagster/asset_partition_range_start": str(partition_key(retailer, first)),
+            "dagster/asset_partition_range_end": str(partition_key(retailer, last)),
+            "shopsync/demo": "true",
+        }
+        result = self.defs.resolve_job_def(job).execute_in_process(
+            instance=self.instance, tags=tags, run_config=QUIET_LOGS, raise_on_error=False
+        )
+        if not result.success:
+            self.say(f"{job} for {retailer} FAILED (run {result.run_id}); see `./dev ui`")
+        evaluations = result.get_asset_check_evaluations()
+        self.checks_run += len(evaluations)
+        for evaluation in evaluations:
+            if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
+                self.checks_failed += 1
+                self.say(f"check {evaluation.check_name} FAILED for {retailer}")
+        meta: dict[str, Any] = {}
+        for event in result.get_asset_materialization_events():
+            meta.update({k: v.value for k, v in event.materialization.metadata.items()})
+        return meta
+
+    def summary(self) -> dict[str, Any]:
+        import os
+
+        hub_state = self.sim.state(self.registry.hub.shop_domain)
+        retailer_states = {r.key: self.sim.state(r.shop_domain) for r in self.registry.retailers}
+        audit = audit_stores(hub_state, retailer_states)
+        with psycopg.connect(os.environ["SHOPSYNC_DATABASE_URL"]) as conn:
+            by_retailer: dict[str, dict[str, int]] = {}
+            for retailer, status, n in conn.execute(
+                "SELECT retailer, status, count(*) FROM shopsync.retailer_orders GROUP BY 1, 2"
+            ):
+                by_retailer.setdefault(retailer, {})[status] = n
+            totals = {s: sum(c.get(s, 0) for c in by_retailer.values())
+                      for s in ("eligible", "waiting", "quarantined")}  # fmt: skip
+            created = conn.execute(
+                "SELECT count(*) FROM shopsync.order_links WHERE hub_order_gid IS NOT NULL"
+            ).fetchone()[0]
+            pushed = conn.execute(
+                "SELECT count(*) FROM shopsync.fulfillment_links WHERE state = 'created'"
+            ).fetchone()[0]
+            calls, cost = conn.execute(
+                "SELECT count(*), coalesce(sum(actual_cost), 0) FROM shopsync.api_calls"
+            ).fetchone()
+        return {
+            "orders_eligible": totals["eligible"],
+            "orders_waiting": totals["waiting"],
+            "orders_quarantined": totals["quarantined"],
+            "hub_orders_created": created,
+            "duplicate_hub_orders": audit.duplicate_hub_orders,
+            "hub_fulfillments": audit.hub_fulfillments,
+            "fulfillments_pushed": pushed,
+            "duplicate_retailer_fulfillments": audit.duplicate_retailer_fulfillments,
+            "missing_retailer_fulfillments": audit.missing_retailer_fulfillments,
+            "checks_run": self.checks_run,
+            "checks_failed": self.checks_failed,
+            "api_calls": calls,
+            "api_cost_points": int(cost),
+            "by_retailer": by_retailer,
+        }
+
+
+

@@ -1,0 +1,229 @@
+"""SQL for landed retailer orders and the `order_links` ledger.
+
+The ledger is what makes hub order creation exactly-once: Shopify's
+`orderCreate` has no idempotency key, so a row is *claimed* (and committed)
+before the mutation, and a claimed row found later means "a previous attempt
+may have created the hub order: look before creating again".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from resources.postgres import copy_upsert
+
+ORDER_COLUMNS = (
+    "retailer", "order_gid", "name", "created_at", "updated_at", "cancelled_at",
+    "financial_status", "status", "reason", "message", "raw", "last_seen_at", "last_run_id",
+)  # fmt: skip
+LINE_COLUMNS = ("retailer", "order_gid", "line_gid", "sku", "quantity", "hub_quantity", "raw")
+
+
+@dataclass(frozen=True)
+class LandedOrder:
+    """One retailer order row ready to land (classification included)."""
+
+    retailer: str
+    order_gid: str
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    cancelled_at: datetime | None
+    financial_status: str | None
+    status: str
+    reason: str | None
+    message: str | None
+    raw: dict[str, Any]
+    lines: list[tuple[str, str | None, int, int, dict[str, Any]]]  # gid, sku, qty, hub qty, raw
+
+
+@dataclass(frozen=True)
+class OrderLink:
+    retailer: str
+    retailer_order_gid: str
+    source_key: str
+    state: str
+    hub_order_gid: str | None
+    claimed_at: datetime
+    attempts: int
+
+
+def land_orders(conn: psycopg.Connection, orders: Iterable[LandedOrder], run_id: str | None) -> int:
+    """Upsert orders and replace their lines, in one transaction, by COPY."""
+    orders = list(orders)
+    if not orders:
+        return 0
+    with conn.transaction():
+        copy_upsert(
+            conn,
+            "shopsync.retailer_orders",
+            ORDER_COLUMNS,
+            (
+                (o.retailer, o.order_gid, o.name, o.created_at, o.updated_at, o.cancelled_at,
+                 o.financial_status, o.status, o.reason, o.message, Jsonb(o.raw), "now", run_id)
+                for o in orders
+            ),  # fmt: skip
+            conflict_columns=("retailer", "order_gid"),
+            update_columns=ORDER_COLUMNS[2:],
+        )
+        conn.execute(
+            "DELETE FROM shopsync.retailer_order_lines WHERE (retailer, order_gid) IN "
+            "(SELECT * FROM unnest(%s::text[], %s::text[]))",
+            ([o.retailer for o in orders], [o.order_gid for o in orders]),
+        )
+        copy_upsert(
+            conn,
+            "shopsync.retailer_order_lines",
+            LINE_COLUMNS,
+            (
+                (o.retailer, o.order_gid, gid, sku, qty, hub_qty, Jsonb(raw))
+                for o in orders
+                for gid, sku, qty, hub_qty, raw in o.lines
+            ),
+        )
+    return len(orders)
+
+
+def orders_to_import(
+    conn: psycopg.Connection, retailer: str, since: datetime, until: datetime
+) -> list[dict[str, Any]]:
+    """Eligible orders updated in the window whose hub order is not yet made,
+    plus every order of the retailer left `claimed` by an earlier attempt."""
+    rows = conn.execute(
+        """
+        SELECT o.order_gid, o.raw, l.state
+          FROM shopsync.retailer_orders o
+          LEFT JOIN shopsync.order_links l
+            ON l.retailer = o.retailer AND l.retailer_order_gid = o.order_gid
+         WHERE o.retailer = %(r)s
+           AND ((o.status = 'eligible' AND o.updated_at >= %(s)s AND o.updated_at < %(u)s
+                 AND (l.state IS NULL OR l.state IN ('claimed', 'created')))
+                OR l.state IN ('claimed', 'created'))
+         ORDER BY o.created_at, o.order_gid
+        """,
+        {"r": retailer, "s": since, "u": until},
+    ).fetchall()
+    return [{"order_gid": gid, "raw": raw, "state": state} for gid, raw, state in rows]
+
+
+def claim(
+    conn: psycopg.Connection, retailer: str, order_gid: str, source_key: str, run_id: str | None,
+    snapshot: dict[str, Any],
+) -> OrderLink:  # fmt: skip
+    """Claim the order for import (committed at once); return the link as it now stands."""
+    with conn.transaction():
+        conn.execute(
+            """
+            INSERT INTO shopsync.order_links
+                   (retailer, retailer_order_gid, source_key, state, claim_run_id,
+                    source_snapshot)
+            VALUES (%s, %s, %s, 'claimed', %s, %s)
+            ON CONFLICT (retailer, retailer_order_gid) DO NOTHING
+            """,
+            (retailer, order_gid, source_key, run_id, Jsonb(snapshot)),
+        )
+        row = conn.execute(
+            "UPDATE shopsync.order_links SET attempts = attempts + 1"
+            " WHERE retailer = %s AND retailer_order_gid = %s"
+            " RETURNING retailer, retailer_order_gid, source_key, state, hub_order_gid,"
+            " claimed_at, attempts",
+            (retailer, order_gid),
+        ).fetchone()
+    return OrderLink(*row)
+
+
+def record_created(
+    conn: psycopg.Connection, link: OrderLink, hub_order_gid: str, hub_name: str | None,
+    hub_lines: list[dict[str, Any]] | None,
+) -> None:  # fmt: skip
+    with conn.transaction():
+        conn.execute(
+            """
+            UPDATE shopsync.order_links
+               SET state = 'created', hub_order_gid = %s, hub_order_name = %s,
+                   hub_lines = COALESCE(%s, hub_lines), created_at = now(), last_error = NULL
+             WHERE retailer = %s AND retailer_order_gid = %s AND state IN ('claimed', 'created')
+            """,
+            (hub_order_gid, hub_name, Jsonb(hub_lines) if hub_lines is not None else None,
+             link.retailer, link.retailer_order_gid),
+        )  # fmt: skip
+
+
+def record_confirmed(conn: psycopg.Connection, link: OrderLink) -> None:
+    with conn.transaction():
+        conn.execute(
+            "UPDATE shopsync.order_links SET state = 'confirmed', confirmed_at = now()"
+            " WHERE retailer = %s AND retailer_order_gid = %s AND state = 'created'",
+            (link.retailer, link.retailer_order_gid),
+        )
+
+
+def record_failed(conn: psycopg.Connection, link: OrderLink, error: str) -> None:
+    """Shopify refused the order (a user error): stop, keep the reason for the alert."""
+    with conn.transaction():
+        conn.execute(
+            "UPDATE shopsync.order_links SET state = 'failed', last_error = %s"
+            " WHERE retailer = %s AND retailer_order_gid = %s AND state = 'claimed'",
+            (error, link.retailer, link.retailer_order_gid),
+        )
+
+
+def record_attempt_error(conn: psycopg.Connection, link: OrderLink, error: str) -> None:
+    """A transient failure: the row stays claimed so the next run reconciles it."""
+    with conn.transaction():
+        conn.execute(
+            "UPDATE shopsync.order_links SET last_error = %s"
+            " WHERE retailer = %s AND retailer_order_gid = %s",
+            (error, link.retailer, link.retailer_order_gid),
+        )
+
+
+def flag_order(
+    conn: psycopg.Connection, retailer: str, order_gid: str, kind: str, detail: str
+) -> bool:
+    """Flag a post-import change once; True when the flag is new (alert then)."""
+    with conn.transaction():
+        row = conn.execute(
+            "INSERT INTO shopsync.order_flags (retailer, retailer_order_gid, kind, detail)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+            (retailer, order_gid, kind, detail),
+        ).fetchone()
+    return row is not None
+
+
+def linked_orders(conn: psycopg.Connection, retailer: str) -> dict[str, dict[str, Any]]:
+    """Hub order GID -> link facts, for the fulfillment flow."""
+    rows = conn.execute(
+        "SELECT hub_order_gid, retailer_order_gid, hub_lines FROM shopsync.order_links"
+        " WHERE retailer = %s AND hub_order_gid IS NOT NULL",
+        (retailer,),
+    ).fetchall()
+    return {hub: {"retailer_order_gid": src, "hub_lines": lines} for hub, src, lines in rows}
+
+
+def import_snapshots(
+    conn: psycopg.Connection, retailer: str, order_gids: list[str]
+) -> dict[str, dict[str, Any]]:
+    """The retailer orders as they were when imported, for orders that have a hub order."""
+    rows = conn.execute(
+        "SELECT retailer_order_gid, source_snapshot FROM shopsync.order_links"
+        " WHERE retailer = %s AND retailer_order_gid = ANY(%s)"
+        " AND state IN ('created', 'confirmed') AND source_snapshot IS NOT NULL",
+        (retailer, order_gids),
+    ).fetchall()
+    return dict(rows)
+
+
+def get_link(conn: psycopg.Connection, retailer: str, order_gid: str) -> OrderLink | None:
+    row = conn.execute(
+        "SELECT retailer, retailer_order_gid, source_key, state, hub_order_gid, claimed_at,"
+        " attempts FROM shopsync.order_links WHERE retailer = %s AND retailer_order_gid = %s",
+        (retailer, order_gid),
+    ).fetchone()
+    return OrderLink(*row) if row else None

@@ -1,0 +1,96 @@
+"""`ShopifyResource`: the Dagster resource handing out one `ShopifyClient` per store.
+
+Nothing here touches the network, the registry file or a secret while definitions load:
+the registry and `SHOPSYNC_SHOPIFY_BASE_URL` are read in `get_client`, and each token is
+read from the env var the registry names on every request (never stored in config).
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+import httpx
+from pydantic import Field
+
+from resources.registry import load_registry
+from resources.shopify.bulk import BulkSettings
+from resources.shopify.client import ShopifyClient
+from resources.shopify.pagination import SKU_QUERY_MAX_CHARS
+from resources.shopify.recorder import CallRecorder
+from resources.shopify.responses import StoreContext
+from resources.shopify.throttle import Clock
+from resources.shopify.transport import RetryPolicy, graphql_url
+from resources.shopify.versions import DEFAULT_API_VERSION, parse_version
+
+BASE_URL_ENV = "SHOPSYNC_SHOPIFY_BASE_URL"
+
+
+class ShopifyResource(dg.ConfigurableResource):
+    """Cost-aware, retrying Shopify Admin GraphQL clients for the stores of the registry."""
+
+    registry_path: str | None = Field(
+        default=None, description="Retailer registry YAML; default $SHOPSYNC_REGISTRY or example"
+    )
+    base_url: str | None = Field(
+        default=None,
+        description=f"Point every store at a simulator: {{base}}/{{shop}}/admin/api/...; "
+        f"default ${BASE_URL_ENV}, else https://{{shop}}",
+    )
+    api_version: str = Field(default=DEFAULT_API_VERSION, description="Admin API version")
+    connect_timeout_seconds: float = 10.0
+    read_timeout_seconds: float = 60.0
+    max_retries: int = Field(default=5, description="Retries for 429/5xx/timeouts/resets")
+    retry_base_delay_seconds: float = 0.5
+    retry_max_delay_seconds: float = 30.0
+    retry_deadline_seconds: float = Field(default=120.0, description="Total time for one call")
+    bulk_threshold: int = Field(
+        default=25_000, description="Catalogues with more variants than this use a bulk query"
+    )
+    bulk_poll_max_seconds: float = 30.0
+    sku_query_max_chars: int = SKU_QUERY_MAX_CHARS
+
+    def resolved_base_url(self) -> str | None:
+        return self.base_url or os.environ.get(BASE_URL_ENV) or None
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_retries=self.max_retries,
+            base_delay=self.retry_base_delay_seconds,
+            max_delay=self.retry_max_delay_seconds,
+            deadline_seconds=self.retry_deadline_seconds,
+        )
+
+    def use_bulk(self, expected_rows: int) -> bool:
+        """Whether a read of `expected_rows` should go through a bulk query."""
+        return expected_rows > self.bulk_threshold
+
+    def get_client(
+        self,
+        store_key: str,
+        *,
+        run_id: str | None = None,
+        recorder: CallRecorder | None = None,
+        clock: Clock | None = None,
+        http_transport: httpx.BaseTransport | None = None,
+    ) -> ShopifyClient:
+        """A client for one store of the registry. Close it (or use `with`) when done."""
+        parse_version(self.api_version)
+        store = load_registry(self.registry_path).store(store_key)
+        context = StoreContext(
+            key=store.key, shop_domain=store.shop_domain, token_env=store.token_env
+        )
+        return ShopifyClient(
+            context,
+            url=graphql_url(store.shop_domain, self.api_version, self.resolved_base_url()),
+            api_version=self.api_version,
+            retry=self.retry_policy(),
+            connect_timeout=self.connect_timeout_seconds,
+            read_timeout=self.read_timeout_seconds,
+            run_id=run_id,
+            recorder=recorder,
+            clock=clock,
+            http_transport=http_transport,
+            bulk_settings=BulkSettings(poll_max=self.bulk_poll_max_seconds),
+            sku_query_max_chars=self.sku_query_max_chars,
+        )

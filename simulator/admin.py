@@ -1,0 +1,58 @@
+"""The ``/_sim`` admin API: state, counters, faults, actors and reset, as plain JSON.
+
+Tests and benchmarks in another process use it; in-process code calls the ``Simulator``
+methods it wraps. No Shopify token: the server accepts these from loopback only.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from simulator.snapshot import state, store_summary
+
+STORE_ROUTE = re.compile(r"^/_sim/stores/([^/]+)/(state|counters|faults|bucket)$")
+
+
+def handle_admin(sim: Any, method: str, path: str, payload: dict[str, Any]) -> tuple[int, Any]:
+    path = path.split("?", 1)[0].rstrip("/")
+    try:
+        if method == "GET" and path == "/_sim/stores":
+            return 200, {
+                "stores": [store_summary(s) for s in sim.stores.values()],
+                "base_url": sim.base_url,
+            }
+        if method == "POST" and path == "/_sim/reset":
+            sim.reset()
+            return 200, {"ok": True}
+        if method == "POST" and path == "/_sim/actors/warehouse":
+            return 200, sim.run_warehouse(**payload)
+        if method == "POST" and path == "/_sim/actors/shopper":
+            return 200, sim.run_shopper(**payload)
+        match = STORE_ROUTE.match(path)
+        if match:
+            return _store_route(sim, method, match[1], match[2], payload)
+    except KeyError as exc:
+        return 404, {"errors": str(exc.args[0]) if exc.args else "not found"}
+    except (TypeError, ValueError) as exc:
+        return 400, {"errors": str(exc)}
+    return 404, {"errors": f"no admin route {method} {path}"}
+
+
+def _store_route(sim: Any, method: str, domain: str, what: str, payload: dict[str, Any]) -> Any:
+    store = sim.store(domain)
+    if what == "state" and method == "GET":
+        return 200, state(store)
+    if what == "counters" and method == "GET":
+        return 200, store.counters_dict()
+    if what == "faults":
+        if method == "POST":
+            if payload.pop("clear", False):
+                store.faults.clear()
+            store.faults.update(**payload)
+        return 200, store.faults.as_dict()
+    if what == "bucket":
+        if method == "POST":
+            store.bucket.reset(payload.get("available"))
+        return 200, store.bucket.status()
+    return 405, {"errors": f"{method} not allowed on {what}"}

@@ -1,0 +1,170 @@
+"""The ``Simulator``: scenario state, the GraphQL gateway and the Python-side test handles."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from simulator import engine
+from simulator.context import RequestContext
+from simulator.scenario import build_stores, load_spec
+from simulator.snapshot import state as state_view
+from simulator.store import IdAllocator, Store, utcnow
+from simulator.versions import served_version
+
+
+class Simulator:
+    """A local Shopify Admin GraphQL API serving every store of a scenario.
+
+    ``Simulator(scenario).start()`` returns the base URL; each store answers at
+    ``{base}/{shop-domain}/admin/api/{version}/graphql.json``.
+    """
+
+    def __init__(
+        self,
+        scenario: str | Path | dict[str, Any],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        time_scale: float = 1.0,
+        search_lag_seconds: float = 0.0,
+        seed: int = 0,
+    ) -> None:
+        self.spec = load_spec(scenario)
+        self.host, self.port = host, port
+        self.time_scale = time_scale
+        self.search_lag_seconds = search_lag_seconds
+        self.seed = seed
+        self.base_url = f"http://{host}:{port}"
+        self.stopping = threading.Event()
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._build()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        start = int((self.spec.get("settings") or {}).get("id_start", 100_001))
+        self.ids = IdAllocator(start)
+        self.stores: dict[str, Store] = build_stores(
+            self.spec,
+            ids=self.ids,
+            time_scale=self.time_scale,
+            search_lag=self.search_lag_seconds,
+            seed=self.seed,
+        )
+        for store in self.stores.values():
+            store.seed_index()
+        from simulator.bulk import BulkRunner
+
+        self.bulk = BulkRunner(self)
+
+    def start(self) -> str:
+        from simulator.server import make_server
+
+        self.stopping.clear()
+        self._server = make_server(self, self.host, self.port)
+        self.port = self._server.server_address[1]
+        self.base_url = f"http://{self.host}:{self.port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="shopify-simulator", daemon=True
+        )
+        self._thread.start()
+        return self.base_url
+
+    def serve_forever(self) -> None:
+        """Run in the calling thread (the CLI)."""
+        from simulator.server import make_server
+
+        self._server = make_server(self, self.host, self.port)
+        self.port = self._server.server_address[1]
+        self.base_url = f"http://{self.host}:{self.port}"
+        try:
+            self._server.serve_forever()
+        finally:
+            self._server.server_close()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> Simulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Back to the scenario's initial state (same GIDs: the counter restarts)."""
+        self._build()
+
+    # -- gateway -----------------------------------------------------------------------------
+
+    def url(self, domain: str, version: str = "2025-01") -> str:
+        return f"{self.base_url}/{domain}/admin/api/{version}/graphql.json"
+
+    def prepare(self, version: str, body: dict[str, Any]) -> tuple[engine.Prepared, str]:
+        """Parse and validate a request for the version that serves ``version``."""
+        served = served_version(version)
+        return engine.prepare(served, body), served
+
+    def execute(self, store: Store, prepared: Any, served: str) -> dict[str, Any]:
+        context = RequestContext(
+            store=store,
+            ids=self.ids,
+            version=served,
+            features=prepared.features,
+            base_url=self.base_url,
+            now=utcnow(),
+            bulk_runner=self.bulk,
+        )
+        return engine.run(prepared, context)
+
+    # -- Python-side handles for tests -------------------------------------------------------
+
+    def store(self, domain: str) -> Store:
+        try:
+            return self.stores[domain]
+        except KeyError:
+            raise KeyError(
+                f"no store {domain!r} in this scenario; have {sorted(self.stores)}"
+            ) from None
+
+    def set_faults(self, domain: str, **rates: Any) -> dict[str, Any]:
+        plan = self.store(domain).faults
+        plan.update(**rates)
+        return plan.as_dict()
+
+    def clear_faults(self, domain: str | None = None) -> None:
+        for store in [self.store(domain)] if domain else self.stores.values():
+            store.faults.clear()
+
+    def counters(self, domain: str) -> dict[str, Any]:
+        return self.store(domain).counters_dict()
+
+    def state(self, domain: str) -> dict[str, Any]:
+        return state_view(self.store(domain))
+
+    def hub(self) -> Store:
+        for store in self.stores.values():
+            if store.role == "hub":
+                return store
+        raise KeyError("this scenario has no store with role: hub")
+
+    def run_warehouse(self, **options: Any) -> dict[str, Any]:
+        from simulator.actors import run_warehouse
+
+        return run_warehouse(self, **options)
+
+    def run_shopper(self, **options: Any) -> dict[str, Any]:
+        from simulator.actors import run_shopper
+
+        return run_shopper(self, **options)
