@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 
 from assets.order_import import store_lock
+from resources.email_templates import OrderIssue
 from resources.ledgers import fulfillments as ledger
 from resources.ledgers.orders import linked_orders
 from resources.registry import RetailerConfig
@@ -42,7 +43,7 @@ class PushStats:
     pushed: int = 0
     healed: int = 0
     tracking_updated: int = 0
-    terminal: list[str] = field(default_factory=list)  # newly terminal: alert once
+    terminal: list[OrderIssue] = field(default_factory=list)  # newly terminal: alert once
     pending: list[str] = field(default_factory=list)
 
 
@@ -135,7 +136,7 @@ def _push_one(conn, client, retailer, order_gid, row, stats, run_id, notify, del
         if plan.status is PlanStatus.TERMINAL:
             message = f"retailer '{retailer.key}': {plan.message}"
             if ledger.record_terminal(conn, hub_f.id, str(plan.reason), message):
-                stats.terminal.append(message)
+                stats.terminal.append(_issue(retailer, hub_f, order, str(plan.reason), message))
             return
         if plan.status is PlanStatus.WAIT:
             stats.pending.append(plan.message)
@@ -152,13 +153,17 @@ def _push_one(conn, client, retailer, order_gid, row, stats, run_id, notify, del
                 f"{'; '.join(e.message for e in result.user_errors)}"
             )
             if ledger.record_terminal(conn, hub_f.id, "rejected", message):
-                stats.terminal.append(message)
+                stats.terminal.append(_issue(retailer, hub_f, order, "rejected", message))
             return
         created = (result.data.get("fulfillmentCreate") or {}).get("fulfillment") or {}
         ledger.record_created(conn, hub_f.id, created["id"], tracking, lines)
         stats.pushed += 1
         return
     stats.pending.append(f"hub fulfillment {hub_f.id}: push not confirmed after {link.attempts}")
+
+
+def _issue(retailer, hub_f, order, reason: str, message: str) -> OrderIssue:
+    return OrderIssue(f"terminal:fulfillment:{hub_f.id}", retailer.key, order.name, reason, message)
 
 
 def _update_tracking(conn, client, hub_f: HubFulfillment, stats: PushStats) -> None:

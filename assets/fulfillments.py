@@ -3,10 +3,12 @@
 
 import dagster as dg
 
+from assets.alerts import alert_issues
 from assets.fulfillment_push import land_hub_fulfillments, push_retailer_fulfillments
 from assets.orders import BACKFILL_POLICY
 from assets.runtime import api_cost, flow_runtime
 from pipelines.partitions import retailer_hourly_partitions
+from resources.email import EmailResource
 from resources.postgres import PostgresResource
 from resources.registry import RegistryResource
 from resources.shopify import ShopifyResource
@@ -52,13 +54,15 @@ def hub_fulfillments(
 def retailer_fulfillments(
     context: dg.AssetExecutionContext, config: FulfillmentPushConfig,
     registry: RegistryResource, shopify: ShopifyResource, postgres: PostgresResource,
+    email: EmailResource,
 ) -> dg.MaterializeResult:  # fmt: skip
     """Each hub shipment created once at the retailer, on the fulfillment order at the hub
     location, for exactly the lines and quantities shipped, with every tracking number,
     through the `fulfillment_links` ledger. Terminal cases are recorded and alerted once."""
     totals = {"pushed": 0, "healed": 0, "tracking_updated": 0}
-    terminal, pending = [], []
-    with flow_runtime(context, registry.get(), shopify, postgres) as runtimes:
+    terminal, pending = 0, []
+    reg = registry.get()
+    with flow_runtime(context, reg, shopify, postgres) as runtimes:
         for rt in runtimes:
             if not rt.retailer.flows.fulfillments:
                 continue
@@ -68,10 +72,10 @@ def retailer_fulfillments(
             )  # fmt: skip
             for key in totals:
                 totals[key] += getattr(stats, key)
-            terminal += stats.terminal
+            terminal += len(stats.terminal)
             pending += stats.pending
-        for message in terminal:
-            context.log.error(message)
+            alert_issues(context, email, reg, rt.conn, rt.retailer.key, stats.terminal,
+                         "Shipments that cannot be pushed to the retailer")  # fmt: skip
         runtimes[0].recorder.flush() if runtimes else None
         cost = api_cost(runtimes[0].conn, context.run.run_id) if runtimes else {}
     return dg.MaterializeResult(
@@ -79,7 +83,7 @@ def retailer_fulfillments(
             "fulfillments_pushed": totals["pushed"],
             "fulfillments_healed": totals["healed"],
             "tracking_updated": totals["tracking_updated"],
-            "terminal_new": len(terminal),
+            "terminal_new": terminal,
             "left_for_next_run": len(pending),
             **cost,
         }

@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 
+from resources.email_templates import OrderIssue
 from resources.ledgers import orders as ledger
 from resources.registry import RetailerConfig
 from resources.shopify import ShopifyAmbiguousWriteError, ShopifyClient
@@ -41,8 +42,8 @@ class LandingStats:
     read: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
     by_reason: dict[str, int] = field(default_factory=dict)
-    quarantined: list[str] = field(default_factory=list)  # messages, for the alert digest
-    flagged: list[str] = field(default_factory=list)  # post-import changes newly flagged
+    quarantined: list[OrderIssue] = field(default_factory=list)  # for the alert digest
+    flagged: list[OrderIssue] = field(default_factory=list)  # post-import changes, new only
 
 
 @dataclass
@@ -50,7 +51,7 @@ class CreationStats:
     created: int = 0
     healed: int = 0  # found already made after a crash or lost response
     confirmed: int = 0
-    failed: list[str] = field(default_factory=list)
+    failed: list[OrderIssue] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)  # left claimed: next run reconciles
 
 
@@ -114,7 +115,8 @@ def land_retailer_orders(
             c = classify(order, retailer, variants, now, hold_window)
             status, reason, message = str(c.status), str(c.reason), c.message
             if status == "quarantined":
-                stats.quarantined.append(message)
+                key = f"quarantined:order:{retailer.key}:{order.id}:{reason}"
+                stats.quarantined.append(OrderIssue(key, retailer.key, order.name, reason, message))
         stats.by_status[status] = stats.by_status.get(status, 0) + 1
         stats.by_reason[reason] = stats.by_reason.get(reason, 0) + 1
         landed.append(_landed(retailer.key, raw, order, status, reason, message))
@@ -129,7 +131,8 @@ def _flag_changes(conn, retailer: RetailerConfig, order: RetailerOrder, snapshot
         kind = "cancelled_after_import" if change.kind == "cancelled" else "edited_after_import"
         detail = f"retailer '{retailer.key}': {change.message}"
         if ledger.flag_order(conn, retailer.key, order.id, kind, detail):
-            stats.flagged.append(detail)
+            key = f"{kind}:order:{retailer.key}:{order.id}"
+            stats.flagged.append(OrderIssue(key, retailer.key, order.name, kind, detail))
 
 
 def _landed(retailer, raw, order: RetailerOrder, status, reason, message) -> ledger.LandedOrder:
@@ -241,7 +244,8 @@ def _create(conn, hub, retailer, order, c, link, stats, reconcile_delay):
                 f"the order: {'; '.join(e.message for e in result.user_errors)}; fix and re-run"
             )
             ledger.record_failed(conn, link, message)
-            stats.failed.append(message)
+            key = f"refused:order:{retailer.key}:{order.id}"
+            stats.failed.append(OrderIssue(key, retailer.key, order.name, "hub_refused", message))
             return None
         created = (result.data.get("orderCreate") or {}).get("order") or {}
         lines = [{"sku": line.sku, "quantity": line.quantity} for line in c.lines]

@@ -5,9 +5,11 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from assets.alerts import alert_issues
 from assets.order_import import create_hub_orders, land_retailer_orders
 from assets.runtime import api_cost, flow_runtime
 from pipelines.partitions import retailer_hourly_partitions
+from resources.email import EmailResource
 from resources.postgres import PostgresResource
 from resources.registry import RegistryResource
 from resources.shopify import ShopifyResource
@@ -33,7 +35,7 @@ def _merge(total: dict[str, int], part: dict[str, int]) -> None:
 )
 def retailer_orders(
     context: dg.AssetExecutionContext, config: OrderImportConfig, registry: RegistryResource,
-    shopify: ShopifyResource, postgres: PostgresResource,
+    shopify: ShopifyResource, postgres: PostgresResource, email: EmailResource,
 ) -> dg.MaterializeResult:  # fmt: skip
     """Retailer orders updated in the window (plus lookback), every page and line, landed in
     `shopsync.retailer_orders` with raw JSON and classified eligible, waiting or
@@ -42,8 +44,9 @@ def retailer_orders(
     now = datetime.now(UTC)
     by_status: dict[str, int] = {}
     by_reason: dict[str, int] = {}
-    quarantined, flagged, read = [], [], 0
-    with flow_runtime(context, registry.get(), shopify, postgres) as runtimes:
+    quarantined, flagged, read, alerted = 0, 0, 0, 0
+    reg = registry.get()
+    with flow_runtime(context, reg, shopify, postgres) as runtimes:
         for rt in runtimes:
             if not rt.retailer.flows.orders:
                 context.log.info("orders flow disabled for %s", rt.retailer.key)
@@ -56,10 +59,11 @@ def retailer_orders(
             read += stats.read
             _merge(by_status, stats.by_status)
             _merge(by_reason, stats.by_reason)
-            quarantined += stats.quarantined
-            flagged += stats.flagged
-        for message in quarantined + flagged:
-            context.log.warning(message)
+            quarantined += len(stats.quarantined)
+            flagged += len(stats.flagged)
+            alerted += alert_issues(context, email, reg, rt.conn, rt.retailer.key,
+                                    stats.quarantined + stats.flagged,
+                                    "Retailer orders that need attention")  # fmt: skip
         runtimes[0].recorder.flush() if runtimes else None
         cost = api_cost(runtimes[0].conn, context.run.run_id) if runtimes else {}
     return dg.MaterializeResult(
@@ -67,7 +71,9 @@ def retailer_orders(
             "orders_read": read,
             **{f"status_{k}": v for k, v in sorted(by_status.items())},
             "reasons": dg.MetadataValue.json(by_reason),
-            "flagged_after_import": len(flagged),
+            "quarantined": quarantined,
+            "flagged_after_import": flagged,
+            "alerts_queued": alerted,
             **cost,
         }
     )
@@ -83,15 +89,16 @@ def retailer_orders(
 )
 def hub_orders(
     context: dg.AssetExecutionContext, config: OrderImportConfig, registry: RegistryResource,
-    shopify: ShopifyResource, postgres: PostgresResource,
+    shopify: ShopifyResource, postgres: PostgresResource, email: EmailResource,
 ) -> dg.MaterializeResult:  # fmt: skip
     """One hub order per eligible retailer order, exactly once, through the `order_links`
     ledger (claimed before `orderCreate`, reconciled index-free after a crash or a lost
     response); the retailer order is then tagged as imported."""
     now = datetime.now(UTC)
     totals = {"created": 0, "healed": 0, "confirmed": 0}
-    failed, pending = [], []
-    with flow_runtime(context, registry.get(), shopify, postgres) as runtimes:
+    failed, pending = 0, []
+    reg = registry.get()
+    with flow_runtime(context, reg, shopify, postgres) as runtimes:
         for rt in runtimes:
             if not rt.retailer.flows.orders:
                 continue
@@ -101,10 +108,10 @@ def hub_orders(
                 hold_window=timedelta(minutes=config.hold_window_minutes),
             )  # fmt: skip
             _merge(totals, {k: getattr(stats, k) for k in totals})
-            failed += stats.failed
+            failed += len(stats.failed)
             pending += stats.pending
-        for message in failed:
-            context.log.error(message)
+            alert_issues(context, email, reg, rt.conn, rt.retailer.key, stats.failed,
+                         "Hub orders Shopify refused")  # fmt: skip
         for message in pending:
             context.log.warning(message)
         runtimes[0].recorder.flush() if runtimes else None
@@ -114,7 +121,7 @@ def hub_orders(
             "hub_orders_created": totals["created"],
             "hub_orders_healed": totals["healed"],
             "retailer_orders_tagged": totals["confirmed"],
-            "hub_orders_refused": len(failed),
+            "hub_orders_refused": failed,
             "left_for_next_run": len(pending),
             **cost,
         }

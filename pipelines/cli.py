@@ -46,11 +46,11 @@ def _ui(args: argparse.Namespace) -> int:
     home = prepare_dagster_home()
     print(f"DAGSTER_HOME={home}; starting the Dagster UI on http://127.0.0.1:{args.port}")
     argv = [
-        "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
+        sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
         "-h", "127.0.0.1", "-p", str(args.port),
     ]  # fmt: skip
     os.chdir(PROJECT_ROOT)
-    os.execvp(argv[0], argv)  # noqa: S606 - replaces this process with dagster dev
+    os.execv(argv[0], argv)  # noqa: S606 - replaces this process with dagster dev
     return 0  # pragma: no cover
 
 

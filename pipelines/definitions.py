@@ -7,33 +7,40 @@ runs at 3 a.m.
 
 from __future__ import annotations
 
-import warnings
-
 import dagster as dg
 
-# backfill_policy and pool are marked beta; we rely on them knowingly (tests cover both).
-warnings.filterwarnings("ignore", category=dg.BetaWarning)
-
-from assets import fulfillments, orders  # noqa: E402
-from checks import fulfillments as fulfillment_checks  # noqa: E402
-from checks import orders as order_checks  # noqa: E402
-from pipelines.resources import build_resources  # noqa: E402
-from pipelines.schedules import (  # noqa: E402
+from assets import fulfillments, orders
+from checks import fulfillments as fulfillment_checks
+from checks import orders as order_checks
+from pipelines.alerts import (
+    daily_summary_job,
+    daily_summary_schedule,
+    email_outbox_delivery_sensor,
+    failed_blocking_check_sensor,
+    run_failure_alert_sensor,
+)
+from pipelines.resources import build_resources
+from pipelines.schedules import (
     fulfillments_job,
     fulfillments_schedule,
     orders_job,
     orders_schedule,
 )
-from pipelines.sensors import retailer_registry_sensor  # noqa: E402
-from resources.registry import load_registry  # noqa: E402
+from pipelines.sensors import retailer_registry_sensor
+from resources.registry import load_registry
 
 load_registry()
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([orders, fulfillments]),
     asset_checks=dg.load_asset_checks_from_modules([order_checks, fulfillment_checks]),
-    jobs=[orders_job, fulfillments_job],
-    schedules=[orders_schedule, fulfillments_schedule],
-    sensors=[retailer_registry_sensor],
+    jobs=[orders_job, fulfillments_job, daily_summary_job],
+    schedules=[orders_schedule, fulfillments_schedule, daily_summary_schedule],
+    sensors=[
+        retailer_registry_sensor,
+        run_failure_alert_sensor,
+        failed_blocking_check_sensor,
+        email_outbox_delivery_sensor,
+    ],
     resources=build_resources(),
 )

@@ -43,7 +43,22 @@ def dagster_config(storage_url: str) -> dict:
         "run_coordinator": {
             "module": "dagster.core.run_coordinator",
             "class": "QueuedRunCoordinator",
-            "config": {"max_concurrent_runs": 4},
+        },
+        "concurrency": {
+            "runs": {
+                "max_concurrent_runs": 4,
+                # Scheduled runs of one retailer queue behind each other (FAULTS O3); the
+                # ledgers' per-store advisory locks cover backfills and manual runs too.
+                "tag_concurrency_limits": [
+                    {
+                        "key": "dagster/partition/retailer",
+                        "value": {"applyLimitPerUniqueValue": True},
+                        "limit": 1,
+                    }
+                ],
+            },
+            # Steps in one pool (e.g. writes to the hub) take one slot at a time.
+            "pools": {"default_limit": 1, "granularity": "op"},
         },
         # A run worker killed mid-run (FAULTS P4) is detected and retried.
         "run_monitoring": {"enabled": True, "poll_interval_seconds": 5},

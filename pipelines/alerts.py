@@ -1,0 +1,252 @@
+"""Alerts: Dagster events and warehouse counts become rows of the email outbox.
+
+Sensors only *queue* (`EmailResource.enqueue`); `email_outbox_delivery_sensor`
+sends, so a provider outage delays email but never fails a run or a sensor (A1).
+Every alert has a dedupe key (`run_failure:<run id>`, `check:<run>:<asset>:<check>:<partition>`,
+`daily_summary:<day>`): a re-evaluated tick or a reset sensor cursor cannot alert twice.
+"""
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import psycopg
+from psycopg.rows import dict_row
+
+from resources.email import (
+    EmailResource,
+    OutboxMessage,
+    known_secret_values,
+    recipients_for,
+    redact,
+)
+from resources.email_templates import (
+    RenderedEmail,
+    build_daily_summary,
+    check_failure_email,
+    daily_summary_email,
+    run_failure_email,
+)
+from resources.registry import Registry, RegistryResource, load_registry
+
+if TYPE_CHECKING:
+    from dagster._utils.error import SerializableErrorInfo
+
+RETAILER_TAG = "dagster/partition/retailer"
+PARTITION_TAG = "dagster/partition"
+_RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+
+
+def _queue(
+    log, email: EmailResource, kind: str, key: str, recipients: list[str], body: RenderedEmail
+) -> bool:
+    if not recipients:
+        log.warning("no recipients for %s alert %s: set notifications.recipients", kind, key)
+        return False
+    return email.enqueue(OutboxMessage.of(kind, key, recipients, body))
+
+
+def run_partition(tags: Mapping[str, str]) -> str | None:
+    """The run's partition, or its range for a backfill run over many partitions."""
+    if PARTITION_TAG in tags:
+        return tags[PARTITION_TAG]
+    start, end = (tags.get(t) for t in _RANGE_TAGS)
+    return f"{start} … {end}" if start and end else None
+
+
+_CHECK_FAILED = "DagsterAssetCheckFailedError"
+
+
+def _step_errors(context: dg.RunFailureSensorContext) -> list[tuple[str, "SerializableErrorInfo"]]:
+    """Each failed step's own exception (Dagster's wrapper error unwrapped)."""
+    errors = []
+    for event in context.get_step_failure_events():
+        error = event.step_failure_data.error
+        while (
+            error is not None and error.cause is not None and error.message.startswith("dagster.")
+        ):
+            error = error.cause
+        if error is not None:
+            errors.append((event.step_key or "?", error))
+    return errors
+
+
+@dg.run_failure_sensor(minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+def run_failure_alert_sensor(
+    context: dg.RunFailureSensorContext, email: EmailResource, registry: RegistryResource
+) -> None:
+    """Emails the operators (and the run's retailer) the head of a failed run's error.
+
+    A run failed only by blocking checks is left to `failed_blocking_check_sensor`,
+    whose email says which check and why: one event, one email.
+    """
+    errors = _step_errors(context)
+    if errors and all(e.cls_name == _CHECK_FAILED for _, e in errors):
+        return
+    run = context.dagster_run
+    reg = registry.get()
+    text = "\n".join(f"step {step}: {e.message.strip()}" for step, e in errors)
+    text = text or context.failure_event.message or "no error message"
+    error = redact(text, known_secret_values(reg, [email.sendgrid_api_key_env]))
+    body = run_failure_email(run.job_name, run.run_id, run_partition(run.tags), error)
+    recipients = recipients_for(reg, run.tags.get(RETAILER_TAG))
+    _queue(context.log, email, "run_failure", f"run_failure:{run.run_id}", recipients, body)
+
+
+def _metadata_text(value: object, secrets: list[str]) -> str:
+    return redact(str(getattr(value, "value", value)), secrets)
+
+
+@dg.run_failure_sensor(minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+def failed_blocking_check_sensor(
+    context: dg.RunFailureSensorContext, email: EmailResource, registry: RegistryResource
+) -> None:
+    """Emails each failed blocking check of a failed run: check, asset, partition, metadata.
+
+    A blocking check that fails with ERROR severity always fails its run, so the run
+    failure is the trigger; the run's own `ASSET_CHECK_EVALUATION` events give the
+    details. (A cursor over the global event log would not work on run-sharded SQLite.)
+    """
+    run = context.dagster_run
+    reg = registry.get()
+    secrets = known_secret_values(reg, [email.sendgrid_api_key_env])
+    recipients = recipients_for(reg, run.tags.get(RETAILER_TAG))
+    entries = context.instance.all_logs(
+        run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    )
+    for entry in entries:
+        evaluation = entry.dagster_event.event_specific_data
+        if evaluation.passed or not evaluation.blocking:
+            continue
+        asset = evaluation.asset_key.to_user_string()
+        partition = evaluation.partition or run_partition(run.tags)
+        metadata = {k: _metadata_text(v, secrets) for k, v in evaluation.metadata.items()}
+        description = redact(evaluation.description, secrets) if evaluation.description else None
+        body = check_failure_email(
+            evaluation.check_name, asset, partition, metadata, run.run_id, description
+        )
+        key = f"check:{run.run_id}:{asset}:{evaluation.check_name}:{partition or '-'}"
+        _queue(context.log, email, "check_failure", key, recipients, body)
+
+
+@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+def email_outbox_delivery_sensor(
+    context: dg.SensorEvaluationContext, email: EmailResource
+) -> dg.SkipReason:
+    """Every minute: send due outbox rows (a no-op in outbox-only mode)."""
+    return dg.SkipReason(email.deliver_pending().describe())
+
+
+_API_SQL = """
+SELECT store, count(*) AS calls,
+       count(*) FILTER (WHERE http_status IS NULL OR http_status >= 400
+                        OR error_code IS NOT NULL) AS errors,
+       count(*) FILTER (WHERE throttled) AS throttled,
+       coalesce(sum(actual_cost), 0) AS cost
+FROM shopsync.api_calls WHERE called_at >= %(since)s AND called_at < %(until)s GROUP BY store
+"""
+_ORDERS_SQL = """
+SELECT retailer, 'seen' AS col, count(*) AS n FROM shopsync.retailer_orders
+ WHERE first_seen_at >= %(since)s AND first_seen_at < %(until)s GROUP BY retailer
+UNION ALL SELECT retailer, 'quarantined', count(*) FROM shopsync.retailer_orders
+ WHERE status = 'quarantined' GROUP BY retailer
+UNION ALL SELECT retailer, 'imported', count(*) FROM shopsync.order_links
+ WHERE state IN ('created', 'confirmed') AND created_at >= %(since)s AND created_at < %(until)s
+ GROUP BY retailer
+UNION ALL SELECT retailer, 'failed', count(*) FROM shopsync.order_links
+ WHERE state = 'failed' AND claimed_at >= %(since)s AND claimed_at < %(until)s GROUP BY retailer
+"""
+_FULFILLMENTS_SQL = """
+SELECT retailer, 'pushed' AS col, count(*) AS n FROM shopsync.fulfillment_links
+ WHERE state = 'created' AND created_at >= %(since)s AND created_at < %(until)s GROUP BY retailer
+UNION ALL SELECT retailer, 'terminal', count(*) FROM shopsync.fulfillment_links
+ WHERE state = 'terminal' AND claimed_at >= %(since)s AND claimed_at < %(until)s GROUP BY retailer
+UNION ALL SELECT retailer, 'pending', count(*) FROM shopsync.fulfillment_links
+ WHERE state = 'claimed' GROUP BY retailer
+"""
+
+
+def _tables_exist(conn: psycopg.Connection, *tables: str) -> bool:
+    return all(conn.execute("SELECT to_regclass(%s)", (t,)).fetchone()[0] for t in tables)
+
+
+def _pivot(conn: psycopg.Connection, query: str, window: dict) -> list[dict[str, object]]:
+    """(retailer, column, n) rows into one dict per retailer."""
+    rows: dict[str, dict[str, object]] = {}
+    for retailer, column, n in conn.execute(query, window).fetchall():
+        rows.setdefault(retailer, {"retailer": retailer})[column] = n
+    return list(rows.values())
+
+
+def daily_summary_message(
+    conn: psycopg.Connection, reg: Registry, since: datetime, until: datetime, day: str
+) -> OutboxMessage:
+    """The summary of [since, until): sections whose tables do not exist yet say so."""
+    window = {"since": since, "until": until}
+    api = conn.cursor(row_factory=dict_row).execute(_API_SQL, window).fetchall()
+    orders = fulfillments = None
+    if _tables_exist(conn, "shopsync.retailer_orders", "shopsync.order_links"):
+        orders = _pivot(conn, _ORDERS_SQL, window)
+    if _tables_exist(conn, "shopsync.fulfillment_links"):
+        fulfillments = _pivot(conn, _FULFILLMENTS_SQL, window)
+    retailers = [r.key for r in reg.retailers]
+    summary = build_daily_summary(day, api, orders, fulfillments, retailers, reg.store_keys())
+    body = daily_summary_email(summary)
+    return OutboxMessage.of("daily_summary", f"daily_summary:{day}", recipients_for(reg), body)
+
+
+class DailySummaryConfig(dg.Config):
+    until: str | None = None  # ISO time the day ends; unset = now
+
+
+@dg.op
+def send_daily_summary(
+    context: dg.OpExecutionContext,
+    config: DailySummaryConfig,
+    email: EmailResource,
+    registry: RegistryResource,
+) -> None:
+    """Queues the day's counts per retailer; the delivery sensor sends it (late if SendGrid is
+    down: A1)."""
+    reg = registry.get()
+    until = datetime.fromisoformat(config.until) if config.until else datetime.now(UTC)
+    day = f"{until.astimezone(ZoneInfo(reg.notifications.time_zone)):%Y-%m-%d}"
+    with email.postgres.get_connection() as conn:
+        message = daily_summary_message(conn, reg, until - timedelta(days=1), until, day)
+        if not message.recipients:
+            context.log.warning("daily summary not queued: no notifications.recipients")
+            return
+        queued = email.enqueue(message, conn=conn)
+    context.log.info("daily summary %s %s", day, "queued" if queued else "was already queued")
+
+
+@dg.job(description="Queue the daily summary email (counts per retailer for the last 24 h).")
+def daily_summary_job():
+    send_daily_summary()
+
+
+def build_daily_summary_schedule(registry: Registry | None = None) -> dg.ScheduleDefinition:
+    """Daily at the registry's `daily_summary_hour` in its `time_zone`."""
+    notifications = (registry or load_registry()).notifications
+
+    @dg.schedule(
+        name="daily_summary_schedule",
+        job=daily_summary_job,
+        cron_schedule=f"0 {notifications.daily_summary_hour} * * *",
+        execution_timezone=notifications.time_zone,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+    )
+    def _schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        until = context.scheduled_execution_time or datetime.now(UTC)
+        config = {"until": until.isoformat()}
+        return dg.RunRequest(
+            run_key=f"daily_summary:{until:%Y-%m-%d}",
+            run_config={"ops": {"send_daily_summary": {"config": config}}},
+        )
+
+    return _schedule
+
+
+daily_summary_schedule = build_daily_summary_schedule()

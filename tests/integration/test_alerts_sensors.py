@@ -1,0 +1,175 @@
+"""Alert sensors and the daily summary job, evaluated against real Dagster instances.
+
+Jobs really fail (an asset raising, a blocking check failing) on a retailer × hour
+partition; the sensors then read what Dagster recorded and queue the email.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import dagster as dg
+import psycopg
+import pytest
+
+from pipelines.alerts import (
+    daily_summary_job,
+    failed_blocking_check_sensor,
+    run_failure_alert_sensor,
+)
+from pipelines.partitions import partition_key, retailer_hourly_partitions
+from resources.email import EmailResource
+from resources.postgres import PostgresResource
+from resources.registry import RegistryResource
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "canary-epic-token-4e1d"  # noqa: S105 - a canary, not a credential
+OPS = "ops@greenhouse-hub.example"
+EPIC = "wholesale@epic-gardening.example"
+PARTITION = partition_key("epic-gardening", datetime(2026, 10, 1, 5, tzinfo=UTC))
+
+
+@dg.asset(partitions_def=retailer_hourly_partitions)
+def exploding_orders() -> None:
+    raise RuntimeError(f"<b>boom</b> with token {TOKEN}\nsecond line")
+
+
+@dg.asset(partitions_def=retailer_hourly_partitions)
+def checked_orders() -> None:
+    pass
+
+
+@dg.asset_check(asset=checked_orders, blocking=True)
+def hub_orders_are_unique() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=False, metadata={"duplicate_ids": "<i>gid://shopify/Order/1</i>", "count": 2}
+    )
+
+
+@dg.asset_check(asset=checked_orders, blocking=False)
+def advisory_check() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=False)
+
+
+@pytest.fixture
+def outbox(db: psycopg.Connection) -> psycopg.Connection:
+    db.execute("DELETE FROM shopsync.email_alerted")
+    db.execute("DELETE FROM shopsync.email_outbox")
+    return db
+
+
+@pytest.fixture
+def resources(postgres: PostgresResource, monkeypatch) -> dict[str, object]:
+    monkeypatch.setenv("SHOPSYNC_TOKEN_EPIC_GARDENING", TOKEN)
+    email = EmailResource(postgres=postgres, outbox_only=True)
+    return {"email": email, "registry": RegistryResource()}
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("retailers", ["epic-gardening"])
+        yield instance
+
+
+def _run(instance: dg.DagsterInstance, asset, checks=()) -> dg.ExecuteInProcessResult:
+    defs = dg.Definitions(assets=[asset], asset_checks=list(checks))
+    job = defs.resolve_implicit_global_asset_job_def()
+    return job.execute_in_process(instance=instance, partition_key=PARTITION, raise_on_error=False)
+
+
+def _evaluate(sensor, instance, result: dg.ExecuteInProcessResult, resources) -> None:
+    """Evaluate a run failure sensor for `result`'s run, as the daemon would."""
+    with dg.build_run_status_sensor_context(
+        sensor_name=sensor.name,
+        dagster_event=result.get_run_failure_event(),
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+        resources=resources,
+    ) as context:
+        sensor(context.for_run_failure())
+
+
+def _rows(db: psycopg.Connection, kind: str) -> list[tuple]:
+    return db.execute(
+        "SELECT dedupe_key, recipients, subject, html, text FROM shopsync.email_outbox"
+        " WHERE kind = %s ORDER BY id",
+        (kind,),
+    ).fetchall()
+
+
+def test_failed_run_emails_ops_and_the_partitions_retailer(outbox, resources, instance):
+    result = _run(instance, exploding_orders)
+    assert not result.success
+    assert result.dagster_run.tags["dagster/partition/retailer"] == "epic-gardening"
+    for _ in range(2):  # a re-evaluated tick does not alert twice
+        _evaluate(run_failure_alert_sensor, instance, result, resources)
+    [(key, recipients, subject, html, text)] = _rows(outbox, "run_failure")
+    assert key == f"run_failure:{result.run_id}"
+    assert recipients == [OPS, EPIC]
+    assert subject == f"[shopsync] run failed: __ASSET_JOB [{PARTITION}]"
+    assert "RuntimeError: &lt;b&gt;boom&lt;/b&gt; with token [redacted]" in html
+    assert "second line" in text
+    assert TOKEN not in html + text
+
+
+def test_failed_blocking_check_is_emailed_once_and_only_by_the_check_sensor(
+    outbox, resources, instance
+):
+    result = _run(instance, checked_orders, [hub_orders_are_unique, advisory_check])
+    assert not result.success  # a failed blocking check fails the run
+    evaluations = result.get_asset_check_evaluations()
+    assert {(e.check_name, e.passed) for e in evaluations} == {
+        ("hub_orders_are_unique", False),
+        ("advisory_check", False),
+    }
+    for _ in range(2):
+        _evaluate(failed_blocking_check_sensor, instance, result, resources)
+        _evaluate(run_failure_alert_sensor, instance, result, resources)
+    [(key, recipients, subject, html, _text)] = _rows(outbox, "check_failure")
+    assert key == f"check:{result.run_id}:checked_orders:hub_orders_are_unique:{PARTITION}"
+    assert recipients == [OPS, EPIC]
+    assert subject == (
+        f"[shopsync] blocking check failed: hub_orders_are_unique on checked_orders [{PARTITION}]"
+    )
+    assert "<td>duplicate_ids</td><td>&lt;i&gt;gid://shopify/Order/1&lt;/i&gt;</td>" in html
+    assert "<td>count</td><td>2</td>" in html
+    # The non-blocking check is not alerted, and the run failure is not a second email.
+    assert _rows(outbox, "run_failure") == []
+
+
+def test_a_run_failing_for_another_reason_is_not_a_check_alert(outbox, resources, instance):
+    result = _run(instance, exploding_orders)
+    _evaluate(failed_blocking_check_sensor, instance, result, resources)
+    assert _rows(outbox, "check_failure") == []
+
+
+def test_daily_summary_counts_per_retailer(outbox, resources, db):
+    day_end = datetime(2020, 1, 2, 1, 0, tzinfo=UTC)  # 18:00 on 2020-01-01 in Denver
+    db.execute(
+        "INSERT INTO shopsync.api_calls (called_at, store, operation, actual_cost, duration_ms,"
+        " http_status, throttled) VALUES"
+        " ('2020-01-01 12:00+00', 'epic-gardening', 'orders', 10, 5, 200, false),"
+        " ('2020-01-01 13:00+00', 'epic-gardening', 'orders', 20, 5, 200, true),"
+        " ('2020-01-01 14:00+00', 'hub', 'orderCreate', 7, 5, 503, false),"
+        " ('2019-12-30 14:00+00', 'hub', 'orderCreate', 99, 5, 200, false)"
+    )
+    db.execute(
+        "INSERT INTO shopsync.retailer_orders (retailer, order_gid, name, created_at, updated_at,"
+        " status, reason, raw, first_seen_at) VALUES ('alerts-test-shop', 'gid://o/1', '#1',"
+        " '2020-01-01', '2020-01-01', 'quarantined', 'sku_unknown', '{}', '2020-01-01 10:00+00')"
+    )
+    run_config = {"ops": {"send_daily_summary": {"config": {"until": day_end.isoformat()}}}}
+    for _ in range(2):  # a retried summary run queues no second email
+        result = daily_summary_job.execute_in_process(resources=resources, run_config=run_config)
+        assert result.success
+    [(key, recipients, subject, _html, text)] = _rows(outbox, "daily_summary")
+    assert (key, recipients) == ("daily_summary:2020-01-01", [OPS])
+    assert subject == "[shopsync] Daily summary 2020-01-01"
+    assert "epic-gardening | 2 | 0 | 1 | 30" in text
+    assert "hub | 1 | 1 | 0 | 7" in text
+    assert "alerts-test-shop | 1 | 0 | 1 | 0" in text
+    assert "nationwide-plants | 0 | 0 | 0 | 0" in text  # every registry retailer is listed
+    assert "Fulfillments\nretailer | pushed | terminal | pending" in text

@@ -1,0 +1,88 @@
+"""Every template escapes what it interpolates and keeps subjects on one header line."""
+
+from __future__ import annotations
+
+import pytest
+
+from resources.email_templates import (
+    OrderIssue,
+    RenderedEmail,
+    build_daily_summary,
+    check_failure_email,
+    clean_subject,
+    daily_summary_email,
+    first_lines,
+    order_issues_email,
+    run_failure_email,
+    summary_table,
+)
+
+SCRIPT = "<script>alert(1)</script>"
+HEADER = "x\r\nBcc: evil@example.com"
+EVIL = f"{SCRIPT} {HEADER}"
+
+
+def _all_templates() -> dict[str, RenderedEmail]:
+    issue = OrderIssue(key="k", retailer=EVIL, order_name=EVIL, reason=EVIL, fix=EVIL)
+    summary = build_daily_summary(
+        day=EVIL,
+        api_calls=[{"store": EVIL, "calls": 3, "errors": 1, "throttled": 0, "cost": 10}],
+        orders=[{"retailer": EVIL, "seen": 2}],
+        fulfillments=None,
+        retailers=[EVIL],
+    )
+    return {
+        "run_failure": run_failure_email(EVIL, EVIL, EVIL, EVIL),
+        "check_failure": check_failure_email(EVIL, EVIL, EVIL, {EVIL: EVIL}, EVIL, EVIL),
+        "order_issues": order_issues_email([issue], title=EVIL),
+        "daily_summary": daily_summary_email(summary),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_all_templates()))
+def test_template_escapes_html_and_strips_header_breaks(name: str):
+    email = _all_templates()[name]
+    assert "<script>" not in email.html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in email.html
+    for forbidden in ("\r", "\n", "\u2028", "\x85"):
+        assert forbidden not in email.subject
+    assert email.subject.startswith("[shopsync] ")
+    assert "\r" not in email.text and "\r" not in email.html
+    # The injected header is now text on the subject line, never a header of its own.
+    assert "Bcc: evil@example.com" in email.subject or len(email.subject) == 200
+
+
+def test_clean_subject_removes_every_line_break_kind():
+    assert clean_subject("a\r\nb\nc\rd\u2028e\u2029f\x85g\x00h\tj") == "a b c d e f g h j"
+    assert len(clean_subject("x" * 500)) == 200
+
+
+def test_first_lines_keeps_the_head_of_an_error():
+    text = "\n".join(f"line {i}" for i in range(100))
+    assert first_lines(text, lines=3) == "line 0\nline 1\nline 2"
+    assert len(first_lines("y" * 5000, max_chars=100)) == 100
+
+
+def test_check_failure_lists_metadata_as_a_table():
+    email = check_failure_email("hub_orders_are_unique", "hub_orders", None, {"ids": "A, B"})
+    assert "<td>ids</td><td>A, B</td>" in email.html
+    assert "ids | A, B" in email.text
+    assert email.subject == "[shopsync] blocking check failed: hub_orders_are_unique on hub_orders"
+
+
+def test_summary_table_fills_missing_retailers_with_zeros_and_totals():
+    table = summary_table(
+        "Orders",
+        ("retailer", "seen", "imported"),
+        [{"retailer": "b", "seen": 2, "imported": 1}, {"retailer": "c", "seen": 5}],
+        keys=["a", "b"],
+    )
+    assert table.rows == (("a", 0, 0), ("b", 2, 1), ("c", 5, 0), ("total", 7, 1))
+
+
+def test_summary_section_of_a_missing_table_says_so():
+    summary = build_daily_summary("2026-10-01", api_calls=[], orders=None, fulfillments=None)
+    email = daily_summary_email(summary)
+    assert "Orders: not available (table not created yet)" in email.text
+    assert "Fulfillments: not available" in email.text
+    assert email.subject == "[shopsync] Daily summary 2026-10-01"
