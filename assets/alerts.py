@@ -9,9 +9,14 @@ from resources.registry import Registry
 
 
 def alert_issues(
-    context: dg.AssetExecutionContext, email: EmailResource, registry: Registry,
-    conn: psycopg.Connection, retailer: str, issues: list[OrderIssue], title: str,
-) -> int:  # fmt: skip
+    context: dg.AssetExecutionContext,
+    email: EmailResource,
+    registry: Registry,
+    conn: psycopg.Connection,
+    retailer: str,
+    issues: list[OrderIssue],
+    title: str,
+) -> int:
     """Log every issue and queue one digest of those never alerted before; returns that count.
 
     Queuing goes to the outbox in Postgres; delivery is a sensor's job, so a provider

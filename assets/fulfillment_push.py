@@ -48,9 +48,12 @@ class PushStats:
 
 
 def land_hub_fulfillments(
-    *, retailer: RetailerConfig, hub: ShopifyClient, conn: psycopg.Connection,
+    *,
+    retailer: RetailerConfig,
+    hub: ShopifyClient,
+    conn: psycopg.Connection,
     windows: list[tuple[datetime, datetime]],
-) -> int:  # fmt: skip
+) -> int:
     """Land every fulfillment of this retailer's hub orders updated in the windows."""
     links = linked_orders(conn, retailer.key)
     landed: dict[str, ledger.LandedFulfillment] = {}
@@ -61,15 +64,26 @@ def land_hub_fulfillments(
             link = links.get(node["id"])
             if link is None:  # a hub order we did not make (or not recorded yet)
                 continue
-            full = complete_order(node, hub.execute, fulfillments_first=HUB_ORDER_FULFILLMENTS_FIRST)
-            for raw, f in zip(full.get("fulfillments") or [], HubOrder.from_graphql(full).fulfillments, strict=True):  # fmt: skip
+            full = complete_order(
+                node, hub.execute, fulfillments_first=HUB_ORDER_FULFILLMENTS_FIRST
+            )
+            for raw, f in zip(
+                full.get("fulfillments") or [],
+                HubOrder.from_graphql(full).fulfillments,
+                strict=True,
+            ):
                 landed[f.id] = ledger.LandedFulfillment(
-                    hub_fulfillment_gid=f.id, hub_order_gid=node["id"], retailer=retailer.key,
-                    retailer_order_gid=link["retailer_order_gid"], status=f.status,
-                    created_at=f.created_at, updated_at=f.updated_at,
+                    hub_fulfillment_gid=f.id,
+                    hub_order_gid=node["id"],
+                    retailer=retailer.key,
+                    retailer_order_gid=link["retailer_order_gid"],
+                    status=f.status,
+                    created_at=f.created_at,
+                    updated_at=f.updated_at,
                     tracking=[t.model_dump() for t in f.tracking],
-                    lines=[{"sku": ln.sku, "quantity": ln.quantity} for ln in f.lines], raw=raw,
-                )  # fmt: skip
+                    lines=[{"sku": ln.sku, "quantity": ln.quantity} for ln in f.lines],
+                    raw=raw,
+                )
     return ledger.land_fulfillments(conn, landed.values())
 
 
@@ -78,19 +92,28 @@ def read_retailer_order(client: ShopifyClient, order_gid: str) -> tuple[Retailer
     node = data.get("order")
     if node is None:
         raise LookupError(f"retailer order {order_gid} is gone")
-    full = complete_order(node, client.execute, fulfillments_first=RETAILER_ORDER_FULFILLMENTS_FIRST)
+    full = complete_order(
+        node, client.execute, fulfillments_first=RETAILER_ORDER_FULFILLMENTS_FIRST
+    )
     return RetailerOrder.from_graphql(full), full
 
 
 def push_retailer_fulfillments(
-    *, retailer: RetailerConfig, client: ShopifyClient, conn: psycopg.Connection,
-    windows: list[tuple[datetime, datetime]], run_id: str | None, notify_customer: bool = True,
+    *,
+    retailer: RetailerConfig,
+    client: ShopifyClient,
+    conn: psycopg.Connection,
+    windows: list[tuple[datetime, datetime]],
+    run_id: str | None,
+    notify_customer: bool = True,
     reconcile_delay: float = 1.0,
-) -> PushStats:  # fmt: skip
+) -> PushStats:
     """Create each landed, unpushed hub shipment at the retailer exactly once (F1–F6)."""
     stats = PushStats()
     since = min(s for s, _ in windows)
-    since = lookback_window(since, max(e for _, e in windows), retailer.lookback_hours.fulfillments)[0]
+    since = lookback_window(
+        since, max(e for _, e in windows), retailer.lookback_hours.fulfillments
+    )[0]
     until = max(e for _, e in windows)
     with store_lock(conn, f"push:{retailer.key}"):
         todo = ledger.fulfillments_to_push(conn, retailer.key, since, until)
@@ -100,8 +123,17 @@ def push_retailer_fulfillments(
             by_order.setdefault(row["retailer_order_gid"], []).append(row)
         for order_gid, rows in by_order.items():
             for row in rows:
-                _push_one(conn, client, retailer, order_gid, row, stats, run_id,
-                          notify_customer, reconcile_delay)  # fmt: skip
+                _push_one(
+                    conn,
+                    client,
+                    retailer,
+                    order_gid,
+                    row,
+                    stats,
+                    run_id,
+                    notify_customer,
+                    reconcile_delay,
+                )
     return stats
 
 
@@ -124,9 +156,12 @@ def _push_one(conn, client, retailer, order_gid, row, stats, run_id, notify, del
     for attempt in range(PUSH_ATTEMPTS):
         order, _ = read_retailer_order(client, order_gid)
         plan = plan_retailer_fulfillments(
-            hub_f, order, hub_location_id=retailer.hub_location_id, notify_customer=notify,
+            hub_f,
+            order,
+            hub_location_id=retailer.hub_location_id,
+            notify_customer=notify,
             exclude_ids=_linked_elsewhere(conn, order_gid, hub_f.id),
-        )  # fmt: skip
+        )
         tracking = [t.model_dump() for t in hub_f.tracking]
         lines = [{"sku": ln.sku, "quantity": ln.quantity} for ln in plan.lines]
         if plan.status is PlanStatus.EXISTS:

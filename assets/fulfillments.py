@@ -1,12 +1,11 @@
 """Fulfillment push assets: hub shipments landed, then pushed to the retailer once each."""
 
-
 import dagster as dg
 
 from assets.alerts import alert_issues
 from assets.fulfillment_push import land_hub_fulfillments, push_retailer_fulfillments
 from assets.orders import BACKFILL_POLICY
-from assets.runtime import api_cost, flow_runtime
+from assets.runtime import flow_runtime
 from pipelines.partitions import retailer_hourly_partitions
 from resources.email import EmailResource
 from resources.postgres import PostgresResource
@@ -26,20 +25,20 @@ class FulfillmentPushConfig(dg.Config):
     pool="shopify_hub_reads",
 )
 def hub_fulfillments(
-    context: dg.AssetExecutionContext, registry: RegistryResource, shopify: ShopifyResource,
+    context: dg.AssetExecutionContext,
+    registry: RegistryResource,
+    shopify: ShopifyResource,
     postgres: PostgresResource,
-) -> dg.MaterializeResult:  # fmt: skip
+) -> dg.MaterializeResult:
     """Fulfillments of the retailer's hub orders updated in the window (plus lookback): a
     shipment days after the order updates its order, so it is still seen (F3)."""
     landed = 0
-    with flow_runtime(context, registry.get(), shopify, postgres) as runtimes:
-        for rt in runtimes:
-            if rt.retailer.flows.fulfillments:
-                landed += land_hub_fulfillments(
-                    retailer=rt.retailer, hub=rt.hub_client, conn=rt.conn, windows=rt.windows
-                )
-        runtimes[0].recorder.flush() if runtimes else None
-        cost = api_cost(runtimes[0].conn, context.run.run_id) if runtimes else {}
+    with flow_runtime(context, registry.get(), shopify, postgres, "fulfillments") as run:
+        for rt in run.runtimes:
+            landed += land_hub_fulfillments(
+                retailer=rt.retailer, hub=rt.hub_client, conn=rt.conn, windows=rt.windows
+            )
+        cost = run.cost()
     return dg.MaterializeResult(metadata={"hub_fulfillments_landed": landed, **cost})
 
 
@@ -52,32 +51,43 @@ def hub_fulfillments(
     pool="shopify_retailer_writes",
 )
 def retailer_fulfillments(
-    context: dg.AssetExecutionContext, config: FulfillmentPushConfig,
-    registry: RegistryResource, shopify: ShopifyResource, postgres: PostgresResource,
+    context: dg.AssetExecutionContext,
+    config: FulfillmentPushConfig,
+    registry: RegistryResource,
+    shopify: ShopifyResource,
+    postgres: PostgresResource,
     email: EmailResource,
-) -> dg.MaterializeResult:  # fmt: skip
+) -> dg.MaterializeResult:
     """Each hub shipment created once at the retailer, on the fulfillment order at the hub
     location, for exactly the lines and quantities shipped, with every tracking number,
     through the `fulfillment_links` ledger. Terminal cases are recorded and alerted once."""
     totals = {"pushed": 0, "healed": 0, "tracking_updated": 0}
     terminal, pending = 0, []
     reg = registry.get()
-    with flow_runtime(context, reg, shopify, postgres) as runtimes:
-        for rt in runtimes:
-            if not rt.retailer.flows.fulfillments:
-                continue
+    with flow_runtime(context, reg, shopify, postgres, "fulfillments") as run:
+        for rt in run.runtimes:
             stats = push_retailer_fulfillments(
-                retailer=rt.retailer, client=rt.retailer_client, conn=rt.conn,
-                windows=rt.windows, run_id=rt.run_id, notify_customer=config.notify_customer,
-            )  # fmt: skip
+                retailer=rt.retailer,
+                client=rt.retailer_client,
+                conn=rt.conn,
+                windows=rt.windows,
+                run_id=rt.run_id,
+                notify_customer=config.notify_customer,
+            )
             for key in totals:
                 totals[key] += getattr(stats, key)
             terminal += len(stats.terminal)
             pending += stats.pending
-            alert_issues(context, email, reg, rt.conn, rt.retailer.key, stats.terminal,
-                         "Shipments that cannot be pushed to the retailer")  # fmt: skip
-        runtimes[0].recorder.flush() if runtimes else None
-        cost = api_cost(runtimes[0].conn, context.run.run_id) if runtimes else {}
+            alert_issues(
+                context,
+                email,
+                reg,
+                rt.conn,
+                rt.retailer.key,
+                stats.terminal,
+                "Shipments that cannot be pushed to the retailer",
+            )
+        cost = run.cost()
     return dg.MaterializeResult(
         metadata={
             "fulfillments_pushed": totals["pushed"],

@@ -83,9 +83,12 @@ def hub_variants_for(hub: ShopifyClient, orders: list[RetailerOrder], location: 
 
 
 def classify(
-    order: RetailerOrder, retailer: RetailerConfig, variants: dict, now: datetime,
+    order: RetailerOrder,
+    retailer: RetailerConfig,
+    variants: dict,
+    now: datetime,
     hold_window: timedelta,
-) -> Classification:  # fmt: skip
+) -> Classification:
     return classify_order(
         order,
         hub_location_id=retailer.hub_location_id,
@@ -97,10 +100,16 @@ def classify(
 
 
 def land_retailer_orders(
-    *, retailer: RetailerConfig, client: ShopifyClient, hub: ShopifyClient,
-    conn: psycopg.Connection, windows: list[tuple[datetime, datetime]], now: datetime,
-    run_id: str | None, hold_window: timedelta = DEFAULT_HOLD_WINDOW,
-) -> LandingStats:  # fmt: skip
+    *,
+    retailer: RetailerConfig,
+    client: ShopifyClient,
+    hub: ShopifyClient,
+    conn: psycopg.Connection,
+    windows: list[tuple[datetime, datetime]],
+    now: datetime,
+    run_id: str | None,
+    hold_window: timedelta = DEFAULT_HOLD_WINDOW,
+) -> LandingStats:
     """Read, classify and land a retailer's orders; flag imported ones that changed since."""
     raw_orders = read_window_orders(client, windows, retailer.lookback_hours.orders)
     orders = [RetailerOrder.from_graphql(raw) for raw in raw_orders]
@@ -144,14 +153,23 @@ def _landed(retailer, raw, order: RetailerOrder, status, reason, message) -> led
                 hub_qty[fl.line_item_id] = hub_qty.get(fl.line_item_id, 0) + fl.remaining_quantity
     raw_lines = {n["id"]: n for n in (raw.get("lineItems") or {}).get("nodes", [])}
     for line in order.lines:
-        lines.append((line.id, line.sku, line.quantity, hub_qty.get(line.id, 0),
-                      raw_lines.get(line.id, {})))  # fmt: skip
+        lines.append(
+            (line.id, line.sku, line.quantity, hub_qty.get(line.id, 0), raw_lines.get(line.id, {}))
+        )
     return ledger.LandedOrder(
-        retailer=retailer, order_gid=order.id, name=order.name,
-        created_at=order.created_at, updated_at=order.updated_at,
-        cancelled_at=order.cancelled_at, financial_status=order.financial_status,
-        status=status, reason=reason, message=message, raw=raw, lines=lines,
-    )  # fmt: skip
+        retailer=retailer,
+        order_gid=order.id,
+        name=order.name,
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+        cancelled_at=order.cancelled_at,
+        financial_status=order.financial_status,
+        status=status,
+        reason=reason,
+        message=message,
+        raw=raw,
+        lines=lines,
+    )
 
 
 @contextmanager
@@ -181,11 +199,17 @@ def recent_hub_orders(hub: ShopifyClient, since: datetime) -> list[dict[str, Any
 
 
 def create_hub_orders(
-    *, retailer: RetailerConfig, client: ShopifyClient, hub: ShopifyClient,
-    conn: psycopg.Connection, windows: list[tuple[datetime, datetime]], now: datetime,
-    run_id: str | None, hold_window: timedelta = DEFAULT_HOLD_WINDOW,
+    *,
+    retailer: RetailerConfig,
+    client: ShopifyClient,
+    hub: ShopifyClient,
+    conn: psycopg.Connection,
+    windows: list[tuple[datetime, datetime]],
+    now: datetime,
+    run_id: str | None,
+    hold_window: timedelta = DEFAULT_HOLD_WINDOW,
     reconcile_delay: float = 1.0,
-) -> CreationStats:  # fmt: skip
+) -> CreationStats:
     """Create one hub order per eligible retailer order in the windows, exactly once."""
     stats = CreationStats()
     since = min(s for s, _ in windows) - timedelta(hours=retailer.lookback_hours.orders)
@@ -222,9 +246,12 @@ def create_hub_orders(
 
 def _create(conn, hub, retailer, order, c, link, stats, reconcile_delay):
     order_input = build_hub_order_input(
-        order, c, retailer_key=retailer.key, retailer_name=retailer.name,
+        order,
+        c,
+        retailer_key=retailer.key,
+        retailer_name=retailer.name,
         billing_address=retailer.billing_address.as_mailing_address_input(),
-    )  # fmt: skip
+    )
     variables = order_create_variables(order_input)
     for attempt in range(CREATE_ATTEMPTS):
         try:
@@ -258,7 +285,9 @@ def _create(conn, hub, retailer, order, c, link, stats, reconcile_delay):
 
 def _confirm(conn, client: ShopifyClient, link: ledger.OrderLink, stats: CreationStats) -> None:
     """Tag the retailer order as imported (idempotent), then mark the link confirmed."""
-    result = client.mutate("orders_tags_add", {"id": link.retailer_order_gid, "tags": imported_tags()})
+    result = client.mutate(
+        "orders_tags_add", {"id": link.retailer_order_gid, "tags": imported_tags()}
+    )
     if result.user_errors:
         stats.pending.append(f"tagging {link.retailer_order_gid}: {result.user_errors[0].message}")
         return

@@ -1,13 +1,12 @@
 """Order import assets: retailer orders landed and classified, then hub orders created."""
 
-
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
 from assets.alerts import alert_issues
 from assets.order_import import create_hub_orders, land_retailer_orders
-from assets.runtime import api_cost, flow_runtime
+from assets.runtime import flow_runtime
 from pipelines.partitions import retailer_hourly_partitions
 from resources.email import EmailResource
 from resources.postgres import PostgresResource
@@ -34,9 +33,13 @@ def _merge(total: dict[str, int], part: dict[str, int]) -> None:
     pool="shopify_retailer_reads",
 )
 def retailer_orders(
-    context: dg.AssetExecutionContext, config: OrderImportConfig, registry: RegistryResource,
-    shopify: ShopifyResource, postgres: PostgresResource, email: EmailResource,
-) -> dg.MaterializeResult:  # fmt: skip
+    context: dg.AssetExecutionContext,
+    config: OrderImportConfig,
+    registry: RegistryResource,
+    shopify: ShopifyResource,
+    postgres: PostgresResource,
+    email: EmailResource,
+) -> dg.MaterializeResult:
     """Retailer orders updated in the window (plus lookback), every page and line, landed in
     `shopsync.retailer_orders` with raw JSON and classified eligible, waiting or
     quarantined (with a reason that names the fix). Imported orders cancelled or edited
@@ -46,26 +49,33 @@ def retailer_orders(
     by_reason: dict[str, int] = {}
     quarantined, flagged, read, alerted = 0, 0, 0, 0
     reg = registry.get()
-    with flow_runtime(context, reg, shopify, postgres) as runtimes:
-        for rt in runtimes:
-            if not rt.retailer.flows.orders:
-                context.log.info("orders flow disabled for %s", rt.retailer.key)
-                continue
+    with flow_runtime(context, reg, shopify, postgres, "orders") as run:
+        for rt in run.runtimes:
             stats = land_retailer_orders(
-                retailer=rt.retailer, client=rt.retailer_client, hub=rt.hub_client, conn=rt.conn,
-                windows=rt.windows, now=now, run_id=rt.run_id,
+                retailer=rt.retailer,
+                client=rt.retailer_client,
+                hub=rt.hub_client,
+                conn=rt.conn,
+                windows=rt.windows,
+                now=now,
+                run_id=rt.run_id,
                 hold_window=timedelta(minutes=config.hold_window_minutes),
-            )  # fmt: skip
+            )
             read += stats.read
             _merge(by_status, stats.by_status)
             _merge(by_reason, stats.by_reason)
             quarantined += len(stats.quarantined)
             flagged += len(stats.flagged)
-            alerted += alert_issues(context, email, reg, rt.conn, rt.retailer.key,
-                                    stats.quarantined + stats.flagged,
-                                    "Retailer orders that need attention")  # fmt: skip
-        runtimes[0].recorder.flush() if runtimes else None
-        cost = api_cost(runtimes[0].conn, context.run.run_id) if runtimes else {}
+            alerted += alert_issues(
+                context,
+                email,
+                reg,
+                rt.conn,
+                rt.retailer.key,
+                stats.quarantined + stats.flagged,
+                "Retailer orders that need attention",
+            )
+        cost = run.cost()
     return dg.MaterializeResult(
         metadata={
             "orders_read": read,
@@ -88,9 +98,13 @@ def retailer_orders(
     pool="shopify_hub_writes",
 )
 def hub_orders(
-    context: dg.AssetExecutionContext, config: OrderImportConfig, registry: RegistryResource,
-    shopify: ShopifyResource, postgres: PostgresResource, email: EmailResource,
-) -> dg.MaterializeResult:  # fmt: skip
+    context: dg.AssetExecutionContext,
+    config: OrderImportConfig,
+    registry: RegistryResource,
+    shopify: ShopifyResource,
+    postgres: PostgresResource,
+    email: EmailResource,
+) -> dg.MaterializeResult:
     """One hub order per eligible retailer order, exactly once, through the `order_links`
     ledger (claimed before `orderCreate`, reconciled index-free after a crash or a lost
     response); the retailer order is then tagged as imported."""
@@ -98,24 +112,33 @@ def hub_orders(
     totals = {"created": 0, "healed": 0, "confirmed": 0}
     failed, pending = 0, []
     reg = registry.get()
-    with flow_runtime(context, reg, shopify, postgres) as runtimes:
-        for rt in runtimes:
-            if not rt.retailer.flows.orders:
-                continue
+    with flow_runtime(context, reg, shopify, postgres, "orders") as run:
+        for rt in run.runtimes:
             stats = create_hub_orders(
-                retailer=rt.retailer, client=rt.retailer_client, hub=rt.hub_client, conn=rt.conn,
-                windows=rt.windows, now=now, run_id=rt.run_id,
+                retailer=rt.retailer,
+                client=rt.retailer_client,
+                hub=rt.hub_client,
+                conn=rt.conn,
+                windows=rt.windows,
+                now=now,
+                run_id=rt.run_id,
                 hold_window=timedelta(minutes=config.hold_window_minutes),
-            )  # fmt: skip
+            )
             _merge(totals, {k: getattr(stats, k) for k in totals})
             failed += len(stats.failed)
             pending += stats.pending
-            alert_issues(context, email, reg, rt.conn, rt.retailer.key, stats.failed,
-                         "Hub orders Shopify refused")  # fmt: skip
+            alert_issues(
+                context,
+                email,
+                reg,
+                rt.conn,
+                rt.retailer.key,
+                stats.failed,
+                "Hub orders Shopify refused",
+            )
         for message in pending:
             context.log.warning(message)
-        runtimes[0].recorder.flush() if runtimes else None
-        cost = api_cost(runtimes[0].conn, context.run.run_id) if runtimes else {}
+        cost = run.cost()
     return dg.MaterializeResult(
         metadata={
             "hub_orders_created": totals["created"],

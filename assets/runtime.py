@@ -37,12 +37,36 @@ def run_partitions(context: dg.AssetExecutionContext) -> dict[str, list[tuple[da
     return retailer_windows(list(context.partition_keys))
 
 
+@dataclass
+class FlowRun:
+    """The retailers of one run with the flow enabled, and what they share."""
+
+    runtimes: list[FlowRuntime]
+    conn: psycopg.Connection
+    recorder: PostgresCallRecorder
+    run_id: str
+
+    def cost(self) -> dict[str, int]:
+        """API calls, cost points and throttled responses of this run so far."""
+        self.recorder.flush()
+        row = self.conn.execute(
+            "SELECT count(*), coalesce(sum(actual_cost), 0), count(*) FILTER (WHERE throttled)"
+            " FROM shopsync.api_calls WHERE run_id = %s",
+            (self.run_id,),
+        ).fetchone()
+        return {"api_calls": row[0], "api_cost_points": int(row[1]), "api_throttled": row[2]}
+
+
 @contextmanager
 def flow_runtime(
-    context: dg.AssetExecutionContext, registry: Registry, shopify: ShopifyResource,
+    context: dg.AssetExecutionContext,
+    registry: Registry,
+    shopify: ShopifyResource,
     postgres: PostgresResource,
-) -> Iterator[list[FlowRuntime]]:  # fmt: skip
-    """One FlowRuntime per retailer in the run, sharing one recorder and connection."""
+    flow: str,
+) -> Iterator[FlowRun]:
+    """Clients and windows for each retailer of the run whose `flow` is enabled (the others
+    are logged and skipped), sharing one recorder and one connection."""
     run_id = context.run.run_id
     with ExitStack() as stack:
         conn = stack.enter_context(postgres.get_connection())
@@ -52,18 +76,9 @@ def flow_runtime(
         runtimes = []
         for key, windows in sorted(run_partitions(context).items()):
             retailer = registry.retailer(key)
-            client = stack.enter_context(
-                shopify.get_client(key, run_id=run_id, recorder=recorder)
-            )
+            if not getattr(retailer.flows, flow):
+                context.log.info("%s flow disabled for %s: skipped", flow, key)
+                continue
+            client = stack.enter_context(shopify.get_client(key, run_id=run_id, recorder=recorder))
             runtimes.append(FlowRuntime(retailer, windows, client, hub, conn, recorder, run_id))
-        yield runtimes
-
-
-def api_cost(conn: psycopg.Connection, run_id: str) -> dict[str, int]:
-    """Cost points and calls this run has spent so far (after the recorder flushed)."""
-    row = conn.execute(
-        "SELECT count(*), coalesce(sum(actual_cost), 0), count(*) FILTER (WHERE throttled)"
-        " FROM shopsync.api_calls WHERE run_id = %s",
-        (run_id,),
-    ).fetchone()
-    return {"api_calls": row[0], "api_cost_points": int(row[1]), "api_throttled": row[2]}
+        yield FlowRun(runtimes, conn, recorder, run_id)

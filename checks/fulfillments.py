@@ -24,25 +24,40 @@ def hub_shipments_are_pushed(
     frames = []
     with postgres.get_connection() as conn:
         for retailer, (since, until) in check_scope(context, lookback="fulfillments").items():
-            frames.append(pd.DataFrame(conn.execute(
-                """
+            frames.append(
+                pd.DataFrame(
+                    conn.execute(
+                        """
                 SELECT h.hub_fulfillment_gid, h.retailer_order_gid,
                        coalesce(l.state, 'missing') AS state, l.terminal_reason
                   FROM shopsync.hub_fulfillments h
                   LEFT JOIN shopsync.fulfillment_links l USING (hub_fulfillment_gid)
                  WHERE h.retailer = %s AND h.status = 'SUCCESS'
                    AND h.updated_at >= %s AND h.updated_at < %s
-                """, (retailer, since, until)).fetchall(),
-                columns=["hub_fulfillment_gid", "retailer_order_gid", "state", "reason"]))  # fmt: skip
+                """,
+                        (retailer, since, until),
+                    ).fetchall(),
+                    columns=["hub_fulfillment_gid", "retailer_order_gid", "state", "reason"],
+                )
+            )
     frame = pd.concat(frames) if frames else pd.DataFrame()
-    verdict = validate(frame, "hub_shipments_are_pushed", [
-        expectations().ExpectColumnValuesToBeInSet(column="state", value_set=["created", "terminal"])
-    ])  # fmt: skip
+    verdict = validate(
+        frame,
+        "hub_shipments_are_pushed",
+        [
+            expectations().ExpectColumnValuesToBeInSet(
+                column="state", value_set=["created", "terminal"]
+            )
+        ],
+    )
     counts = frame["state"].value_counts().to_dict() if not frame.empty else {}
     return dg.AssetCheckResult(
         passed=verdict.success,
-        metadata={"hub_shipments": len(frame), "by_state": dg.MetadataValue.json(counts),
-                  **verdict.metadata()},  # fmt: skip
+        metadata={
+            "hub_shipments": len(frame),
+            "by_state": dg.MetadataValue.json(counts),
+            **verdict.metadata(),
+        },
     )
 
 
@@ -79,13 +94,21 @@ def retailer_fulfillments_are_unique(
                     copies = sum(1 for f in live if f.id == pushed_gid)
                 rows.append({"hub_fulfillment_gid": hub_gid, "retailer_copies": copies})
     frame = pd.DataFrame(rows, columns=["hub_fulfillment_gid", "retailer_copies"])
-    verdict = validate(frame, "retailer_fulfillments_are_unique", [
-        expectations().ExpectColumnValuesToBeBetween(
-            column="retailer_copies", min_value=1, max_value=1)
-    ])  # fmt: skip
+    verdict = validate(
+        frame,
+        "retailer_fulfillments_are_unique",
+        [
+            expectations().ExpectColumnValuesToBeBetween(
+                column="retailer_copies", min_value=1, max_value=1
+            )
+        ],
+    )
     duplicates = int((frame["retailer_copies"] - 1).clip(lower=0).sum()) if len(frame) else 0
     return dg.AssetCheckResult(
         passed=verdict.success,
-        metadata={"pushed_shipments": len(frame), "duplicate_retailer_fulfillments": duplicates,
-                  **verdict.metadata()},  # fmt: skip
+        metadata={
+            "pushed_shipments": len(frame),
+            "duplicate_retailer_fulfillments": duplicates,
+            **verdict.metadata(),
+        },
     )

@@ -50,7 +50,9 @@ def hub_orders_are_unique(
                 rows += [{"retailer": retailer, "source_key": key, "hub_order": g} for g in gids]
     frame = pd.DataFrame(rows, columns=["retailer", "source_key", "hub_order"])
     verdict = validate(
-        frame, "hub_orders_are_unique", [expectations().ExpectColumnValuesToBeUnique(column="source_key")]
+        frame,
+        "hub_orders_are_unique",
+        [expectations().ExpectColumnValuesToBeUnique(column="source_key")],
     )
     duplicates = frame[frame.duplicated("source_key", keep=False)] if not frame.empty else frame
     return dg.AssetCheckResult(
@@ -58,7 +60,8 @@ def hub_orders_are_unique(
         metadata={
             "hub_orders_seen": len(frame),
             "duplicate_hub_orders": int(len(duplicates) - duplicates["source_key"].nunique())
-            if len(duplicates) else 0,
+            if len(duplicates)
+            else 0,
             "duplicates": dg.MetadataValue.json(duplicates.to_dict("records")),
             **verdict.metadata(),
         },
@@ -74,30 +77,42 @@ def eligible_orders_have_one_hub_order(
     frames = []
     with postgres.get_connection() as conn:
         for retailer, (since, until) in check_scope(context, lookback="orders").items():
-            frames.append(pd.DataFrame(conn.execute(
-                """
+            frames.append(
+                pd.DataFrame(
+                    conn.execute(
+                        """
                 SELECT o.retailer, o.order_gid, o.name, l.state, l.hub_order_gid
                   FROM shopsync.retailer_orders o
                   LEFT JOIN shopsync.order_links l
                     ON l.retailer = o.retailer AND l.retailer_order_gid = o.order_gid
                  WHERE o.retailer = %s AND o.status = 'eligible'
                    AND o.updated_at >= %s AND o.updated_at < %s
-                """, (retailer, since, until)).fetchall(),
-                columns=["retailer", "order_gid", "name", "state", "hub_order_gid"]))  # fmt: skip
+                """,
+                        (retailer, since, until),
+                    ).fetchall(),
+                    columns=["retailer", "order_gid", "name", "state", "hub_order_gid"],
+                )
+            )
     frame = pd.concat(frames) if frames else pd.DataFrame()
     gx = expectations()
-    verdict = validate(frame, "eligible_orders_have_one_hub_order", [
-        gx.ExpectColumnValuesToNotBeNull(column="hub_order_gid"),
-        gx.ExpectColumnValuesToBeInSet(column="state", value_set=["created", "confirmed"]),
-        gx.ExpectColumnValuesToBeUnique(column="order_gid"),
-    ])  # fmt: skip
+    verdict = validate(
+        frame,
+        "eligible_orders_have_one_hub_order",
+        [
+            gx.ExpectColumnValuesToNotBeNull(column="hub_order_gid"),
+            gx.ExpectColumnValuesToBeInSet(column="state", value_set=["created", "confirmed"]),
+            gx.ExpectColumnValuesToBeUnique(column="order_gid"),
+        ],
+    )
     missing = frame[frame["hub_order_gid"].isna()] if not frame.empty else frame
     return dg.AssetCheckResult(
         passed=verdict.success,
         metadata={
             "eligible_orders": len(frame),
             "without_hub_order": len(missing),
-            "missing_order_ids": dg.MetadataValue.json(missing.get("order_gid", pd.Series()).tolist()),
+            "missing_order_ids": dg.MetadataValue.json(
+                missing.get("order_gid", pd.Series()).tolist()
+            ),
             **verdict.metadata(),
         },
     )
@@ -111,19 +126,27 @@ def hub_orders_have_a_source(
     rows = []
     with postgres.get_connection() as conn:
         for retailer in check_scope(context):
-            known = {source_key(retailer, gid) for (gid,) in conn.execute(
-                "SELECT order_gid FROM shopsync.retailer_orders WHERE retailer = %s", (retailer,))}  # fmt: skip
+            known = {
+                source_key(retailer, gid)
+                for (gid,) in conn.execute(
+                    "SELECT order_gid FROM shopsync.retailer_orders WHERE retailer = %s",
+                    (retailer,),
+                )
+            }
             orders = _hub_orders_of(shopify, conn, retailer)
             by_source = hub_orders_by_source(orders)
             keyed = {g for gids in by_source.values() for g in gids}
             for key, gids in by_source.items():
                 rows += [{"hub_order": g, "has_source": key in known} for g in gids]
-            rows += [{"hub_order": o["id"], "has_source": False} for o in orders
-                     if o["id"] not in keyed]  # fmt: skip
+            rows += [
+                {"hub_order": o["id"], "has_source": False} for o in orders if o["id"] not in keyed
+            ]
     frame = pd.DataFrame(rows, columns=["hub_order", "has_source"])
-    verdict = validate(frame, "hub_orders_have_a_source", [
-        expectations().ExpectColumnValuesToBeInSet(column="has_source", value_set=[True])
-    ])  # fmt: skip
+    verdict = validate(
+        frame,
+        "hub_orders_have_a_source",
+        [expectations().ExpectColumnValuesToBeInSet(column="has_source", value_set=[True])],
+    )
     return dg.AssetCheckResult(
         passed=verdict.success, metadata={"hub_orders_seen": len(frame), **verdict.metadata()}
     )
@@ -146,12 +169,20 @@ def hub_order_quantities_match_hub_location(
             ):
                 wanted = _by_sku(hub_lines(RetailerOrder.from_graphql(snapshot), location))
                 made = _by_sku(lines)
-                rows.append({"order_gid": gid, "matches": wanted == made,
-                             "wanted": str(wanted), "made": str(made)})  # fmt: skip
+                rows.append(
+                    {
+                        "order_gid": gid,
+                        "matches": wanted == made,
+                        "wanted": str(wanted),
+                        "made": str(made),
+                    }
+                )
     frame = pd.DataFrame(rows, columns=["order_gid", "matches", "wanted", "made"])
-    verdict = validate(frame, "hub_order_quantities", [
-        expectations().ExpectColumnValuesToBeInSet(column="matches", value_set=[True])
-    ])  # fmt: skip
+    verdict = validate(
+        frame,
+        "hub_order_quantities",
+        [expectations().ExpectColumnValuesToBeInSet(column="matches", value_set=[True])],
+    )
     return dg.AssetCheckResult(
         passed=verdict.success, metadata={"hub_orders_compared": len(frame), **verdict.metadata()}
     )
@@ -182,9 +213,14 @@ def retailer_orders_need_no_attention(
                 (retailer, since, until),
             ):
                 counts[f"{status}:{reason}"] = counts.get(f"{status}:{reason}", 0) + n
-            flags += [d for (d,) in conn.execute(
-                "SELECT detail FROM shopsync.order_flags WHERE retailer = %s"
-                " AND resolved_at IS NULL ORDER BY flagged_at", (retailer,))]  # fmt: skip
+            flags += [
+                d
+                for (d,) in conn.execute(
+                    "SELECT detail FROM shopsync.order_flags WHERE retailer = %s"
+                    " AND resolved_at IS NULL ORDER BY flagged_at",
+                    (retailer,),
+                )
+            ]
     quarantined = sum(n for k, n in counts.items() if k.startswith("quarantined:"))
     return dg.AssetCheckResult(
         passed=quarantined == 0 and not flags,

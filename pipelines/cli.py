@@ -46,9 +46,17 @@ def _ui(args: argparse.Namespace) -> int:
     home = prepare_dagster_home()
     print(f"DAGSTER_HOME={home}; starting the Dagster UI on http://127.0.0.1:{args.port}")
     argv = [
-        sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
-        "-h", "127.0.0.1", "-p", str(args.port),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-w",
+        str(PROJECT_ROOT / "workspace.yaml"),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(args.port),
+    ]
     os.chdir(PROJECT_ROOT)
     os.execv(argv[0], argv)  # noqa: S606 - replaces this process with dagster dev
     return 0  # pragma: no cover

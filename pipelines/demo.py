@@ -30,8 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="end with one JSON summary line")
     parser.add_argument("--days", type=int, default=3, help="days of orders to import")
     parser.add_argument("--scenario", default=str(DEMO_SCENARIO))
-    parser.add_argument("--time-scale", type=float, default=20.0,
-                        help="simulator restore-rate speed-up")  # fmt: skip
+    parser.add_argument(
+        "--time-scale", type=float, default=20.0, help="simulator restore-rate speed-up"
+    )
 
 
 def fresh_database(name: str = DEMO_DATABASE) -> str:
@@ -62,7 +63,10 @@ def run(args: argparse.Namespace) -> int:
     os.environ["SHOPSYNC_SHOPIFY_BASE_URL"] = sim.start()
     for store in scenario["stores"]:
         os.environ[store["token_env"]] = store["token"]
-    _say(f"simulator serving {len(scenario['stores'])} stores at {os.environ['SHOPSYNC_SHOPIFY_BASE_URL']}")
+    _say(
+        f"simulator serving {len(scenario['stores'])} stores "
+        f"at {os.environ['SHOPSYNC_SHOPIFY_BASE_URL']}"
+    )
     try:
         now = datetime.now(UTC)
         summary = DemoCycle(sim, say=_say).run(since=now - timedelta(days=args.days), now=now)

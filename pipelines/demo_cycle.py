@@ -43,7 +43,10 @@ class DemoCycle:
 
         context = dg.build_sensor_context(instance=self.instance)
         apply_sensor_result(self.instance, retailer_registry_sensor(context))
-        self.say(f"registry sensor: retailer partitions {self.instance.get_dynamic_partitions('retailers')}")
+        self.say(
+            "registry sensor: retailer partitions "
+            f"{self.instance.get_dynamic_partitions('retailers')}"
+        )
         first = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         last = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         for retailer in self.registry.enabled_retailers("orders"):
@@ -54,11 +57,15 @@ class DemoCycle:
             )
         time.sleep(1.0)  # hub fulfillment orders appear shortly after orderCreate
         shipped = self.sim.run_warehouse(seed=7)
-        self.say(f"warehouse shipped {len(shipped['fulfillments'])} parcels for {shipped['orders']} hub orders")
+        self.say(
+            f"warehouse shipped {len(shipped['fulfillments'])} parcels "
+            f"for {shipped['orders']} hub orders"
+        )
         for retailer in self.registry.enabled_retailers("fulfillments"):
             meta = self._run("fulfillments_job", retailer.key, last, last)
             self.say(
-                f"shipping {retailer.key:<22} hub shipments {meta.get('hub_fulfillments_landed', 0):>3}, "
+                f"shipping {retailer.key:<22} "
+                f"hub shipments {meta.get('hub_fulfillments_landed', 0):>3}, "
                 f"pushed {meta.get('fulfillments_pushed', 0):>3}"
             )
         return self.summary()
@@ -97,8 +104,10 @@ class DemoCycle:
                 "SELECT retailer, status, count(*) FROM shopsync.retailer_orders GROUP BY 1, 2"
             ):
                 by_retailer.setdefault(retailer, {})[status] = n
-            totals = {s: sum(c.get(s, 0) for c in by_retailer.values())
-                      for s in ("eligible", "waiting", "quarantined")}  # fmt: skip
+            totals = {
+                s: sum(c.get(s, 0) for c in by_retailer.values())
+                for s in ("eligible", "waiting", "quarantined")
+            }
             created = conn.execute(
                 "SELECT count(*) FROM shopsync.order_links WHERE hub_order_gid IS NOT NULL"
             ).fetchone()[0]
@@ -124,6 +133,3 @@ class DemoCycle:
             "api_cost_points": int(cost),
             "by_retailer": by_retailer,
         }
-
-
-

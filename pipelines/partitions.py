@@ -58,4 +58,6 @@ def _parse_multi(key: str) -> dg.MultiPartitionKey:
 
 
 def partition_key(retailer: str, hour_start: datetime) -> dg.MultiPartitionKey:
-    return dg.MultiPartitionKey({"retailer": retailer, "hour": hour_start.strftime("%Y-%m-%d-%H:%M")})
+    return dg.MultiPartitionKey(
+        {"retailer": retailer, "hour": hour_start.strftime("%Y-%m-%d-%H:%M")}
+    )

@@ -20,9 +20,18 @@ from psycopg.types.json import Jsonb
 from resources.postgres import copy_upsert
 
 HUB_FULFILLMENT_COLUMNS = (
-    "hub_fulfillment_gid", "hub_order_gid", "retailer", "retailer_order_gid", "status",
-    "created_at", "updated_at", "tracking", "lines", "raw", "last_seen_at",
-)  # fmt: skip
+    "hub_fulfillment_gid",
+    "hub_order_gid",
+    "retailer",
+    "retailer_order_gid",
+    "status",
+    "created_at",
+    "updated_at",
+    "tracking",
+    "lines",
+    "raw",
+    "last_seen_at",
+)
 
 
 @dataclass(frozen=True)
@@ -66,11 +75,21 @@ def land_fulfillments(conn: psycopg.Connection, rows: Iterable[LandedFulfillment
             "shopsync.hub_fulfillments",
             HUB_FULFILLMENT_COLUMNS,
             (
-                (f.hub_fulfillment_gid, f.hub_order_gid, f.retailer, f.retailer_order_gid,
-                 f.status, f.created_at, f.updated_at, Jsonb(f.tracking), Jsonb(f.lines),
-                 Jsonb(f.raw), "now")
+                (
+                    f.hub_fulfillment_gid,
+                    f.hub_order_gid,
+                    f.retailer,
+                    f.retailer_order_gid,
+                    f.status,
+                    f.created_at,
+                    f.updated_at,
+                    Jsonb(f.tracking),
+                    Jsonb(f.lines),
+                    Jsonb(f.raw),
+                    "now",
+                )
                 for f in rows
-            ),  # fmt: skip
+            ),
             conflict_columns=("hub_fulfillment_gid",),
             update_columns=HUB_FULFILLMENT_COLUMNS[4:],
         )
@@ -98,15 +117,25 @@ def fulfillments_to_push(
         """,
         {"r": retailer, "s": since, "u": until},
     ).fetchall()
-    keys = ("hub_fulfillment_gid", "retailer_order_gid", "raw", "tracking", "lines", "state",
-            "pushed_tracking")  # fmt: skip
+    keys = (
+        "hub_fulfillment_gid",
+        "retailer_order_gid",
+        "raw",
+        "tracking",
+        "lines",
+        "state",
+        "pushed_tracking",
+    )
     return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
 def claim(
-    conn: psycopg.Connection, hub_fulfillment_gid: str, retailer: str, retailer_order_gid: str,
+    conn: psycopg.Connection,
+    hub_fulfillment_gid: str,
+    retailer: str,
+    retailer_order_gid: str,
     run_id: str | None,
-) -> FulfillmentLink:  # fmt: skip
+) -> FulfillmentLink:
     with conn.transaction():
         conn.execute(
             "INSERT INTO shopsync.fulfillment_links"
@@ -123,9 +152,12 @@ def claim(
 
 
 def record_created(
-    conn: psycopg.Connection, hub_fulfillment_gid: str, retailer_fulfillment_gid: str,
-    tracking: list[dict[str, Any]], lines: list[dict[str, Any]],
-) -> None:  # fmt: skip
+    conn: psycopg.Connection,
+    hub_fulfillment_gid: str,
+    retailer_fulfillment_gid: str,
+    tracking: list[dict[str, Any]],
+    lines: list[dict[str, Any]],
+) -> None:
     with conn.transaction():
         conn.execute(
             "UPDATE shopsync.fulfillment_links SET state = 'created',"

@@ -19,9 +19,20 @@ from psycopg.types.json import Jsonb
 from resources.postgres import copy_upsert
 
 ORDER_COLUMNS = (
-    "retailer", "order_gid", "name", "created_at", "updated_at", "cancelled_at",
-    "financial_status", "status", "reason", "message", "raw", "last_seen_at", "last_run_id",
-)  # fmt: skip
+    "retailer",
+    "order_gid",
+    "name",
+    "created_at",
+    "updated_at",
+    "cancelled_at",
+    "financial_status",
+    "status",
+    "reason",
+    "message",
+    "raw",
+    "last_seen_at",
+    "last_run_id",
+)
 LINE_COLUMNS = ("retailer", "order_gid", "line_gid", "sku", "quantity", "hub_quantity", "raw")
 
 
@@ -65,10 +76,23 @@ def land_orders(conn: psycopg.Connection, orders: Iterable[LandedOrder], run_id:
             "shopsync.retailer_orders",
             ORDER_COLUMNS,
             (
-                (o.retailer, o.order_gid, o.name, o.created_at, o.updated_at, o.cancelled_at,
-                 o.financial_status, o.status, o.reason, o.message, Jsonb(o.raw), "now", run_id)
+                (
+                    o.retailer,
+                    o.order_gid,
+                    o.name,
+                    o.created_at,
+                    o.updated_at,
+                    o.cancelled_at,
+                    o.financial_status,
+                    o.status,
+                    o.reason,
+                    o.message,
+                    Jsonb(o.raw),
+                    "now",
+                    run_id,
+                )
                 for o in orders
-            ),  # fmt: skip
+            ),
             conflict_columns=("retailer", "order_gid"),
             update_columns=ORDER_COLUMNS[2:],
         )
@@ -113,9 +137,13 @@ def orders_to_import(
 
 
 def claim(
-    conn: psycopg.Connection, retailer: str, order_gid: str, source_key: str, run_id: str | None,
+    conn: psycopg.Connection,
+    retailer: str,
+    order_gid: str,
+    source_key: str,
+    run_id: str | None,
     snapshot: dict[str, Any],
-) -> OrderLink:  # fmt: skip
+) -> OrderLink:
     """Claim the order for import (committed at once); return the link as it now stands."""
     with conn.transaction():
         conn.execute(
@@ -139,9 +167,12 @@ def claim(
 
 
 def record_created(
-    conn: psycopg.Connection, link: OrderLink, hub_order_gid: str, hub_name: str | None,
+    conn: psycopg.Connection,
+    link: OrderLink,
+    hub_order_gid: str,
+    hub_name: str | None,
     hub_lines: list[dict[str, Any]] | None,
-) -> None:  # fmt: skip
+) -> None:
     with conn.transaction():
         conn.execute(
             """
@@ -150,9 +181,14 @@ def record_created(
                    hub_lines = COALESCE(%s, hub_lines), created_at = now(), last_error = NULL
              WHERE retailer = %s AND retailer_order_gid = %s AND state IN ('claimed', 'created')
             """,
-            (hub_order_gid, hub_name, Jsonb(hub_lines) if hub_lines is not None else None,
-             link.retailer, link.retailer_order_gid),
-        )  # fmt: skip
+            (
+                hub_order_gid,
+                hub_name,
+                Jsonb(hub_lines) if hub_lines is not None else None,
+                link.retailer,
+                link.retailer_order_gid,
+            ),
+        )
 
 
 def record_confirmed(conn: psycopg.Connection, link: OrderLink) -> None:
