@@ -26,7 +26,7 @@ from sync.models import RetailerOrder
 from sync.order_changes import detect_post_import_changes
 from sync.order_keys import find_existing_hub_order, imported_tags, source_key
 from sync.order_payload import build_hub_order_input, order_create_variables
-from sync.orders import DEFAULT_HOLD_WINDOW, Classification, classify_order
+from sync.orders import DEFAULT_HOLD_WINDOW, Classification, classify_order, hub_lines
 from sync.windows import lookback_window, window_query
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ def land_retailer_orders(
                 stats.quarantined.append(OrderIssue(key, retailer.key, order.name, reason, message))
         stats.by_status[status] = stats.by_status.get(status, 0) + 1
         stats.by_reason[reason] = stats.by_reason.get(reason, 0) + 1
-        landed.append(_landed(retailer.key, raw, order, status, reason, message))
+        landed.append(_landed(retailer, raw, order, status, reason, message))
     ledger.land_orders(conn, landed, run_id)
     return stats
 
@@ -144,20 +144,19 @@ def _flag_changes(conn, retailer: RetailerConfig, order: RetailerOrder, snapshot
             stats.flagged.append(OrderIssue(key, retailer.key, order.name, kind, detail))
 
 
-def _landed(retailer, raw, order: RetailerOrder, status, reason, message) -> ledger.LandedOrder:
+def _landed(
+    retailer: RetailerConfig, raw, order: RetailerOrder, status, reason, message
+) -> ledger.LandedOrder:
+    """The row to land; a line's hub quantity is what remains on live FOs at the hub location."""
     lines = []
-    hub_qty: dict[str, int] = {}
-    for fo in order.fulfillment_orders:
-        for fl in fo.lines:
-            if fl.line_item_id:
-                hub_qty[fl.line_item_id] = hub_qty.get(fl.line_item_id, 0) + fl.remaining_quantity
+    hub_qty = {hl.line_item_id: hl.quantity for hl in hub_lines(order, retailer.hub_location_id)}
     raw_lines = {n["id"]: n for n in (raw.get("lineItems") or {}).get("nodes", [])}
     for line in order.lines:
         lines.append(
             (line.id, line.sku, line.quantity, hub_qty.get(line.id, 0), raw_lines.get(line.id, {}))
         )
     return ledger.LandedOrder(
-        retailer=retailer,
+        retailer=retailer.key,
         order_gid=order.id,
         name=order.name,
         created_at=order.created_at,
