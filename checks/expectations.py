@@ -37,7 +37,9 @@ def _batch_definition():
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
-        logging.getLogger("great_expectations").setLevel(logging.WARNING)  # no banner per run
+        # GE sets some of its own loggers to INFO; they would print a banner on every run.
+        for name in ("great_expectations", "great_expectations.data_context.types.base"):
+            logging.getLogger(name).setLevel(logging.WARNING)
         context = gx.get_context(mode="ephemeral")
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
         source = context.data_sources.add_pandas("shopsync")
