@@ -18,7 +18,7 @@ from resources.email_templates import OrderIssue
 from resources.ledgers import fulfillments as ledger
 from resources.ledgers.orders import linked_orders
 from resources.registry import RetailerConfig
-from resources.shopify import ShopifyAmbiguousWriteError, ShopifyClient
+from resources.shopify import ShopifyAmbiguousWriteError, ShopifyClient, ShopifyTransientError
 from sync.follow_ups import (
     HUB_ORDER_FULFILLMENTS_FIRST,
     RETAILER_ORDER_FULFILLMENTS_FIRST,
@@ -123,17 +123,12 @@ def push_retailer_fulfillments(
             by_order.setdefault(row["retailer_order_gid"], []).append(row)
         for order_gid, rows in by_order.items():
             for row in rows:
-                _push_one(
-                    conn,
-                    client,
-                    retailer,
-                    order_gid,
-                    row,
-                    stats,
-                    run_id,
-                    notify_customer,
-                    reconcile_delay,
-                )
+                try:
+                    _push_one(conn, client, retailer, order_gid, row, stats, run_id,
+                              notify_customer, reconcile_delay)  # fmt: skip
+                except ShopifyTransientError as exc:  # retries exhausted: the batch goes on
+                    ledger.record_attempt_error(conn, row["hub_fulfillment_gid"], str(exc))
+                    stats.pending.append(f"hub fulfillment {row['hub_fulfillment_gid']}: {exc}")
     return stats
 
 

@@ -20,7 +20,7 @@ import psycopg
 from resources.email_templates import OrderIssue
 from resources.ledgers import orders as ledger
 from resources.registry import RetailerConfig
-from resources.shopify import ShopifyAmbiguousWriteError, ShopifyClient
+from resources.shopify import ShopifyAmbiguousWriteError, ShopifyClient, ShopifyTransientError
 from sync.follow_ups import complete_order
 from sync.models import RetailerOrder
 from sync.order_changes import detect_post_import_changes
@@ -219,28 +219,49 @@ def create_hub_orders(
             return stats
         orders = {row["order_gid"]: RetailerOrder.from_graphql(row["raw"]) for row in todo}
         variants = hub_variants_for(hub, list(orders.values()), retailer.hub_location_id)
-        known_hub: list[dict[str, Any]] | None = None
+        scan = HubOrderScan(hub)
         for row in todo:
             order = orders[row["order_gid"]]
-            key = source_key(retailer.key, order.id)
-            link = ledger.claim(conn, retailer.key, order.id, key, run_id, row["raw"])
-            if link.state == "claimed" and link.attempts > 1:
-                # An earlier attempt may have created it: look before creating (O1, O2).
-                if known_hub is None:
-                    known_hub = recent_hub_orders(hub, link.claimed_at - RECONCILE_MARGIN)
-                if gid := find_existing_hub_order(key, known_hub):
-                    ledger.record_created(conn, link, gid, None, None)
-                    stats.healed += 1
-                    link = ledger.get_link(conn, retailer.key, order.id)
-            if link.state == "claimed":
-                c = classify(order, retailer, variants, now, hold_window)
-                if not c.eligible:  # changed since landing (e.g. a SKU left the hub)
-                    stats.pending.append(c.message)
-                    continue
-                link = _create(conn, hub, retailer, order, c, link, stats, reconcile_delay)
-            if link is not None and link.state == "created":
-                _confirm(conn, client, link, stats)
+            try:
+                _import_one(conn, client, hub, retailer, order, row, scan, variants, stats,
+                            now=now, hold_window=hold_window, run_id=run_id,
+                            reconcile_delay=reconcile_delay)  # fmt: skip
+            except ShopifyTransientError as exc:  # retries exhausted: the batch goes on
+                stats.pending.append(f"retailer '{retailer.key}' order {order.name}: {exc}")
     return stats
+
+
+class HubOrderScan:
+    """The hub's newest orders, read index-free once per run and extended when an older
+    claim needs an older horizon."""
+
+    def __init__(self, hub: ShopifyClient) -> None:
+        self.hub, self.since, self.orders = hub, None, []
+
+    def find(self, source: str, claimed_at: datetime) -> str | None:
+        since = claimed_at - RECONCILE_MARGIN
+        if self.since is None or since < self.since:
+            self.orders, self.since = recent_hub_orders(self.hub, since), since
+        return find_existing_hub_order(source, self.orders)
+
+
+def _import_one(conn, client, hub, retailer, order, row, scan, variants, stats, *, now,
+                hold_window, run_id, reconcile_delay) -> None:  # fmt: skip
+    key = source_key(retailer.key, order.id)
+    link = ledger.claim(conn, retailer.key, order.id, key, run_id, row["raw"])
+    # A claim from an earlier attempt: that attempt may have created it (O1, O2): look first.
+    if link.state == "claimed" and link.attempts > 1 and (gid := scan.find(key, link.claimed_at)):
+        ledger.record_created(conn, link, gid, None, None)
+        stats.healed += 1
+        link = ledger.get_link(conn, retailer.key, order.id)
+    if link.state == "claimed":
+        c = classify(order, retailer, variants, now, hold_window)
+        if not c.eligible:  # changed since landing (e.g. a SKU left the hub)
+            stats.pending.append(c.message)
+            return
+        link = _create(conn, hub, retailer, order, c, link, stats, reconcile_delay)
+    if link is not None and link.state == "created":
+        _confirm(conn, client, link, stats)
 
 
 def _create(conn, hub, retailer, order, c, link, stats, reconcile_delay):

@@ -19,6 +19,7 @@ from resources.email import (
     EmailResource,
     OutboxMessage,
     known_secret_values,
+    rate_limited_key,
     recipients_for,
     redact,
 )
@@ -73,6 +74,10 @@ def _step_errors(context: dg.RunFailureSensorContext) -> list[tuple[str, "Serial
     return errors
 
 
+#: The same failure (job, retailer, error class) is emailed at most this often.
+FAILURE_ALERT_EVERY = timedelta(hours=1)
+
+
 @dg.run_failure_sensor(minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
 def run_failure_alert_sensor(
     context: dg.RunFailureSensorContext, email: EmailResource, registry: RegistryResource
@@ -80,7 +85,9 @@ def run_failure_alert_sensor(
     """Emails the operators (and the run's retailer) the head of a failed run's error.
 
     A run failed only by blocking checks is left to `failed_blocking_check_sensor`,
-    whose email says which check and why: one event, one email.
+    whose email says which check and why: one event, one email. The same failure of the
+    same job and retailer (say a revoked token, FAULTS P5) is emailed at most once an
+    hour, not on every 15-minute tick.
     """
     errors = _step_errors(context)
     if errors and all(e.cls_name == _CHECK_FAILED for _, e in errors):
@@ -91,8 +98,14 @@ def run_failure_alert_sensor(
     text = text or context.failure_event.message or "no error message"
     error = redact(text, known_secret_values(reg, [email.sendgrid_api_key_env]))
     body = run_failure_email(run.job_name, run.run_id, run_partition(run.tags), error)
-    recipients = recipients_for(reg, run.tags.get(RETAILER_TAG))
-    _queue(context.log, email, "run_failure", f"run_failure:{run.run_id}", recipients, body)
+    retailer = run.tags.get(RETAILER_TAG)
+    recipients = recipients_for(reg, retailer)
+    cause = errors[0][1].cls_name if errors else "unknown"
+    key = rate_limited_key(
+        "run_failure", f"{run.job_name}:{retailer or '-'}:{cause}", FAILURE_ALERT_EVERY,
+        datetime.now(UTC),
+    )  # fmt: skip
+    _queue(context.log, email, "run_failure", key, recipients, body)
 
 
 def _metadata_text(value: object, secrets: list[str]) -> str:

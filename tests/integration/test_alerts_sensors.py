@@ -104,10 +104,11 @@ def test_failed_run_emails_ops_and_the_partitions_retailer(outbox, resources, in
     result = _run(instance, exploding_orders)
     assert not result.success
     assert result.dagster_run.tags["dagster/partition/retailer"] == "epic-gardening"
-    for _ in range(2):  # a re-evaluated tick does not alert twice
-        _evaluate(run_failure_alert_sensor, instance, result, resources)
+    again = _run(instance, exploding_orders)  # the next tick fails the same way (P5)
+    for run in (result, result, again):  # re-evaluated ticks and repeats alert once an hour
+        _evaluate(run_failure_alert_sensor, instance, run, resources)
     [(key, recipients, subject, html, text)] = _rows(outbox, "run_failure")
-    assert key == f"run_failure:{result.run_id}"
+    assert key.startswith("run_failure:__ASSET_JOB:epic-gardening:RuntimeError:")
     assert recipients == [OPS, EPIC]
     assert subject == f"[shopsync] run failed: __ASSET_JOB [{PARTITION}]"
     assert "RuntimeError: &lt;b&gt;boom&lt;/b&gt; with token [redacted]" in html
