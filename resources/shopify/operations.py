@@ -9,30 +9,40 @@ what the client must know about it, so the facts live beside the document:
 
 Queries are always idempotent. Mutations are not, unless marked or carrying `@idempotent`:
 the client then refuses to blindly resend them after an ambiguous failure.
+
+Selections several documents share are written once, as named fragments in
+`graphql/fragments/*.graphql`. A document spreads them (`...FulfillmentFields`) without
+defining them; loading it appends every fragment it spreads, transitively and only those
+(GraphQL rejects unused fragments), so what the client sends is one self-contained document.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from graphql import (
     DocumentNode,
     FieldNode,
+    FragmentDefinitionNode,
     FragmentSpreadNode,
-    InlineFragmentNode,
     IntValueNode,
     ListValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
+    Visitor,
     parse,
+    visit,
 )
 
 GRAPHQL_DIR = Path(__file__).parent / "graphql"
+FRAGMENTS_DIR = GRAPHQL_DIR / "fragments"
 MAX_PAGE_SIZE = 250
 MUTATION_BASE_COST = 10
 _PRAGMA_RE = re.compile(r"^#\s*shopsync:\s*(.+)$", re.MULTILINE)
@@ -117,28 +127,60 @@ def _list_len_arg(field: FieldNode, values: dict[str, Any]) -> int | None:
     return None
 
 
+def _collect(sel: SelectionSetNode, fragments: dict, groups: dict, on: str | None) -> dict:
+    """The fields of a selection set, spreads flattened, grouped by the type condition they
+    sit under (`None`: they apply whatever the runtime type is)."""
+    for node in sel.selections:
+        if isinstance(node, FieldNode):
+            groups.setdefault(on, []).append(node)
+            continue
+        inner = fragments.get(node.name.value) if isinstance(node, FragmentSpreadNode) else node
+        if inner is not None:
+            cond = inner.type_condition
+            _collect(inner.selection_set, fragments, groups, cond.name.value if cond else on)
+    return groups
+
+
+def _merged(fields: list[FieldNode]) -> list[FieldNode]:
+    """Fields under one response key merged into one, as the executor does."""
+    by_key: dict[str, list[FieldNode]] = {}
+    for field in fields:
+        by_key.setdefault((field.alias or field.name).value, []).append(field)
+    merged = []
+    for same in by_key.values():
+        children = tuple(c for f in same if f.selection_set for c in f.selection_set.selections)
+        first = same[0]
+        merged.append(
+            first
+            if len(same) == 1
+            else FieldNode(
+                alias=first.alias,
+                name=first.name,
+                arguments=first.arguments,
+                directives=first.directives,
+                selection_set=SelectionSetNode(selections=children) if children else None,
+            )
+        )
+    return merged
+
+
 def _selection_cost(sel: SelectionSetNode | None, values: dict, fragments: dict) -> int:
     if sel is None:
         return 0
-    plain, alternatives = 0, [0]
-    for node in sel.selections:
-        if isinstance(node, FieldNode):
-            plain += _field_cost(node, values, fragments)
-        elif isinstance(node, InlineFragmentNode):
-            alternatives.append(_selection_cost(node.selection_set, values, fragments))
-        elif isinstance(node, FragmentSpreadNode):
-            frag = fragments.get(node.name.value)
-            alternatives.append(
-                _selection_cost(frag.selection_set, values, fragments) if frag else 0
-            )
-    return plain + max(alternatives)  # an interface costs its most expensive branch
+    groups = _collect(sel, fragments, {}, None)
+    common = groups.pop(None, [])
+    return max(  # an interface costs its most expensive branch
+        sum(_field_cost(f, values, fragments) for f in _merged(common + branch))
+        for branch in [[], *groups.values()]
+    )
 
 
 def _field_cost(field: FieldNode, values: dict, fragments: dict) -> int:
     if field.selection_set is None or field.name.value in ("pageInfo", "__typename"):
         return 0
     size = _int_arg(field, "first", values) or _int_arg(field, "last", values)
-    children = [c for c in field.selection_set.selections if isinstance(c, FieldNode)]
+    groups = _collect(field.selection_set, fragments, {}, None)
+    children = _merged([f for group in groups.values() for f in group])
     if size is not None and any(c.name.value in ("nodes", "edges") for c in children):
         node_cost = 0  # a connection: 2 + size × node
         for child in children:
@@ -170,11 +212,63 @@ def _uses_idempotent_directive(op: OperationDefinitionNode) -> bool:
     )
 
 
+def _spread_names(node: Any) -> list[str]:
+    """Names of the fragments spread anywhere under `node`, in document order, once each."""
+    names: dict[str, None] = {}
+
+    class _Spreads(Visitor):
+        def enter_fragment_spread(self, spread: FragmentSpreadNode, *_: Any) -> None:
+            names[spread.name.value] = None
+
+    visit(node, _Spreads())
+    return list(names)
+
+
+@functools.cache
+def fragment_definitions(directory: Path = FRAGMENTS_DIR) -> Mapping[str, str]:
+    """Every shared fragment by name: the text of its definition, as written in its file."""
+    found: dict[str, str] = {}
+    for path in sorted(directory.glob("*.graphql")):
+        text = path.read_text(encoding="utf-8")
+        for definition in parse(text).definitions:
+            if not isinstance(definition, FragmentDefinitionNode):
+                raise ValueError(f"{path.name}: a fragments file holds only fragment definitions")
+            name = definition.name.value
+            if name in found:
+                raise ValueError(f"{path.name}: fragment {name} is defined twice")
+            found[name] = text[definition.loc.start : definition.loc.end]
+    return MappingProxyType(found)  # cached: shared by every caller, so read-only
+
+
+def with_fragments(name: str, text: str, library: Mapping[str, str] | None = None) -> str:
+    """`text` followed by every fragment it spreads but does not define, transitively, taken
+    from `library` (default: the fragments folder). Fragments nobody spreads stay out."""
+    library = fragment_definitions() if library is None else library
+    ast = parse(text)
+    known = {d.name.value for d in ast.definitions if isinstance(d, FragmentDefinitionNode)}
+    pending, appended = _spread_names(ast), []
+    while pending:
+        fragment = pending.pop(0)
+        if fragment in known:
+            continue
+        if fragment not in library:
+            raise ValueError(
+                f"GraphQL document {name} spreads fragment {fragment}, which it does not define "
+                f"and which no file in {FRAGMENTS_DIR} defines"
+            )
+        known.add(fragment)
+        appended.append(library[fragment])
+        pending += _spread_names(parse(library[fragment]))
+    return "\n\n".join([text.rstrip("\n"), *appended]) + "\n" if appended else text
+
+
 def parse_operation(name: str, text: str) -> Operation:
-    """Build an `Operation` from a document's text (exposed for tests and tooling)."""
+    """Build an `Operation` from a document's text (exposed for tests and tooling). Shared
+    fragments it spreads are appended; its own header carries the pragmas."""
+    pragmas = _pragmas(text)
+    text = with_fragments(name, text)
     ast = parse(text)
     op = _operation_node(ast)
-    pragmas = _pragmas(text)
     declared = frozenset(v.variable.name.value for v in op.variable_definitions or ())
     page_size = None
     if "first" in declared:
@@ -198,8 +292,15 @@ def parse_operation(name: str, text: str) -> Operation:
 
 
 def operation_names(directory: Path = GRAPHQL_DIR) -> list[str]:
-    """Every operation the client can send: the stems of the `.graphql` files."""
+    """Every operation the client can send: the stems of the `.graphql` files (the shared
+    fragments live one folder down and are not operations)."""
     return sorted(p.stem for p in directory.glob("*.graphql"))
+
+
+def document_text(name: str) -> str:
+    """The complete text of `graphql/<name>.graphql`: the document plus the shared fragments
+    it spreads, exactly what the client sends."""
+    return load_operation(name).document
 
 
 @functools.cache

@@ -18,7 +18,7 @@ from flow_fixtures import HUB_LOCATION, NOW, fulfillment, hub_variant, retailer_
 from graphql import FieldNode, OperationDefinitionNode, build_schema, parse, validate
 from graphql.execution.values import get_variable_values
 
-from resources.shopify.operations import GRAPHQL_DIR, parse_operation
+from resources.shopify.operations import document_text, parse_operation
 from simulator.cost import calculate_requested_cost
 from sync import follow_ups
 from sync.fulfillments import plan_retailer_fulfillments, tracking_update_variables
@@ -48,7 +48,15 @@ SIM_SDL = Path(__file__).resolve().parents[2] / "simulator" / "schema" / "admin_
 
 
 def text(name: str) -> str:
-    return (GRAPHQL_DIR / f"{name}.graphql").read_text(encoding="utf-8")
+    """The complete document as sent: the file plus the shared fragments it spreads."""
+    return document_text(name)
+
+
+def operation_of(name: str) -> OperationDefinitionNode:
+    (operation,) = [
+        d for d in parse(text(name)).definitions if isinstance(d, OperationDefinitionNode)
+    ]
+    return operation
 
 
 def sample_variables(name: str) -> dict:
@@ -72,7 +80,7 @@ def test_document_is_valid_named_after_its_file_and_cheap(name):
     schema = require_real_schema()
     document = parse(text(name))
     assert [e.message for e in validate(schema, document)] == []
-    (operation,) = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    operation = operation_of(name)
     assert operation.name.value == camel(name)
     cost = calculate_requested_cost(schema, document, sample_variables(name))
     assert cost < 800, f"{name} requests {cost} points"
@@ -111,8 +119,7 @@ def _literal_first(name: str, field: str) -> int:
                     return found
         return None
 
-    (operation,) = parse(text(name)).definitions
-    return walk(operation.selection_set)
+    return walk(operation_of(name).selection_set)
 
 
 def test_follow_up_thresholds_match_the_documents():
@@ -134,7 +141,7 @@ def test_follow_up_thresholds_match_the_documents():
 
 def _coerce(name: str, variables: dict) -> list[str]:
     schema = require_real_schema()
-    (operation,) = parse(text(name)).definitions
+    operation = operation_of(name)
     result = get_variable_values(schema, operation.variable_definitions, variables)
     return [e.message for e in result] if isinstance(result, list) else []
 

@@ -5,17 +5,12 @@ Skips when the schema file is absent (see tests/shopify_schema.py).
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
 from graphql import GraphQLSchema, parse
 
+from resources.shopify.operations import load_operation, operation_names
 from simulator.cost import MAX_SINGLE_QUERY_COST, calculate_actual_cost, calculate_requested_cost
-from tests.shopify_schema import REPO_ROOT, require_real_schema
-
-DOCUMENTS = sorted((REPO_ROOT / "resources" / "shopify" / "graphql").glob("*.graphql"))
-PAGE_SIZE = re.compile(r"#\s*shopsync:\s*page_size=(\d+)")
+from tests.shopify_schema import require_real_schema
 
 
 @pytest.fixture(scope="module")
@@ -82,11 +77,11 @@ def test_mutations_cost_ten_plus_payload(real):
     assert calculate_actual_cost(real, parse(query), None, data) == 10
 
 
-@pytest.mark.parametrize("path", DOCUMENTS, ids=[p.name for p in DOCUMENTS])
-def test_client_documents_fit_under_the_single_query_cap(real, path: Path):
-    """Each client document, at the page size it declares (``# shopsync: page_size=N``, fed
-    to ``$first``), must not be refused with MAX_COST_EXCEEDED."""
-    text = path.read_text()
-    match = PAGE_SIZE.search(text)
-    variables = {"first": int(match.group(1))} if match else {}
-    assert cost(real, text, variables) <= MAX_SINGLE_QUERY_COST
+@pytest.mark.parametrize("name", operation_names())
+def test_client_documents_fit_under_the_single_query_cap(real, name: str):
+    """Each client document, complete with its shared fragments, at the page size it declares
+    (``# shopsync: page_size=N``, fed to ``$first``), must not be refused with
+    MAX_COST_EXCEEDED."""
+    op = load_operation(name)
+    variables = {"first": op.page_size} if op.page_size is not None else {}
+    assert cost(real, op.document, variables) <= MAX_SINGLE_QUERY_COST
