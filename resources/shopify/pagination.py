@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from resources.shopify.cost_estimate import MAX_PAGE_SIZE
 from resources.shopify.errors import ShopifyError
-from resources.shopify.operations import MAX_PAGE_SIZE, load_operation
+from resources.shopify.operations import load_operation
 
 if TYPE_CHECKING:
     from resources.shopify.client import ShopifyClient
