@@ -13,9 +13,9 @@ from typing import Any
 
 import psycopg
 
-from assets.order_import import store_lock
 from resources.email_templates import OrderIssue
 from resources.ledgers import fulfillments as ledger
+from resources.ledgers.locks import store_lock
 from resources.ledgers.orders import linked_orders
 from resources.registry import RetailerConfig
 from resources.shopify import ShopifyAmbiguousWriteError, ShopifyClient, ShopifyTransientError

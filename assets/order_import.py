@@ -1,16 +1,12 @@
-"""Order import, step by step: read and classify, then create hub orders exactly once.
+"""Order import, step one: read a retailer's orders for the run's windows, classify, land.
 
-The Dagster assets in `assets/orders.py` are thin wrappers over the two entry
-points here, `land_retailer_orders` and `create_hub_orders`, which take plain
-clients and a connection so that tests can drive them (and kill them) directly.
+`land_retailer_orders` takes plain clients and a connection, so tests can drive it
+directly; the `retailer_orders` asset in `assets/orders.py` is a thin wrapper. Step two,
+creating the hub orders exactly once, is `assets/hub_order_creation.py`.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,22 +15,14 @@ import psycopg
 
 from resources.email_templates import OrderIssue
 from resources.ledgers import orders as ledger
+from resources.ledgers.locks import store_lock
 from resources.registry import RetailerConfig
-from resources.shopify import ShopifyAmbiguousWriteError, ShopifyClient, ShopifyTransientError
+from resources.shopify import ShopifyClient
 from sync.follow_ups import complete_order
 from sync.models import RetailerOrder
 from sync.order_changes import detect_post_import_changes
-from sync.order_keys import find_existing_hub_order, imported_tags, source_key
-from sync.order_payload import build_hub_order_input, order_create_variables
 from sync.orders import DEFAULT_HOLD_WINDOW, Classification, classify_order, hub_lines
 from sync.windows import lookback_window, window_query
-
-log = logging.getLogger(__name__)
-
-#: How far before a claim the index-free scan of newest hub orders looks.
-RECONCILE_MARGIN = timedelta(minutes=10)
-#: Attempts at creating one hub order within a run (each after a reconcile scan).
-CREATE_ATTEMPTS = 3
 
 
 @dataclass
@@ -44,15 +32,6 @@ class LandingStats:
     by_reason: dict[str, int] = field(default_factory=dict)
     quarantined: list[OrderIssue] = field(default_factory=list)  # for the alert digest
     flagged: list[OrderIssue] = field(default_factory=list)  # post-import changes, new only
-
-
-@dataclass
-class CreationStats:
-    created: int = 0
-    healed: int = 0  # found already made after a crash or lost response
-    confirmed: int = 0
-    failed: list[OrderIssue] = field(default_factory=list)
-    pending: list[str] = field(default_factory=list)  # left claimed: next run reconciles
 
 
 def read_window_orders(
@@ -114,6 +93,14 @@ def land_retailer_orders(
     raw_orders = read_window_orders(client, windows, retailer.lookback_hours.orders)
     orders = [RetailerOrder.from_graphql(raw) for raw in raw_orders]
     variants = hub_variants_for(hub, orders, retailer.hub_location_id)
+    # Overlapping runs read from Shopify in parallel but write one at a time (no deadlock
+    # between two upserts of the same rows in different orders).
+    with store_lock(conn, f"import:{retailer.key}"):
+        return _classify_and_land(conn, retailer, raw_orders, orders, variants, now,
+                                  hold_window, run_id)  # fmt: skip
+
+
+def _classify_and_land(conn, retailer, raw_orders, orders, variants, now, hold_window, run_id):
     snapshots = ledger.import_snapshots(conn, retailer.key, [o.id for o in orders])
     stats, landed = LandingStats(read=len(orders)), []
     for raw, order in zip(raw_orders, orders, strict=True):
@@ -169,147 +156,3 @@ def _landed(
         raw=raw,
         lines=lines,
     )
-
-
-@contextmanager
-def store_lock(conn: psycopg.Connection, store_key: str) -> Iterator[None]:
-    """Serialise writers of one store across processes (FAULTS O3, P6).
-
-    A session-level advisory lock on a dedicated connection: a schedule tick and a
-    backfill of the same retailer queue behind each other instead of racing.
-    """
-    conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"shopsync-store:{store_key}",))
-    try:
-        yield
-    finally:
-        conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"shopsync-store:{store_key}",))
-
-
-def recent_hub_orders(hub: ShopifyClient, since: datetime) -> list[dict[str, Any]]:
-    """Hub orders created since `since`, newest first, read without a search filter
-    (the index lags; the database does not)."""
-    found = []
-    for node in hub.paginate("orders_recent_hub", {}, ("orders",)):
-        created = datetime.fromisoformat(node["createdAt"].replace("Z", "+00:00"))
-        if created < since:
-            break
-        found.append(node)
-    return found
-
-
-def create_hub_orders(
-    *,
-    retailer: RetailerConfig,
-    client: ShopifyClient,
-    hub: ShopifyClient,
-    conn: psycopg.Connection,
-    windows: list[tuple[datetime, datetime]],
-    now: datetime,
-    run_id: str | None,
-    hold_window: timedelta = DEFAULT_HOLD_WINDOW,
-    reconcile_delay: float = 1.0,
-) -> CreationStats:
-    """Create one hub order per eligible retailer order in the windows, exactly once."""
-    stats = CreationStats()
-    since = min(s for s, _ in windows) - timedelta(hours=retailer.lookback_hours.orders)
-    until = max(e for _, e in windows)
-    with store_lock(conn, f"import:{retailer.key}"):
-        todo = ledger.orders_to_import(conn, retailer.key, since, until)
-        if not todo:
-            return stats
-        orders = {row["order_gid"]: RetailerOrder.from_graphql(row["raw"]) for row in todo}
-        variants = hub_variants_for(hub, list(orders.values()), retailer.hub_location_id)
-        scan = HubOrderScan(hub)
-        for row in todo:
-            order = orders[row["order_gid"]]
-            try:
-                _import_one(conn, client, hub, retailer, order, row, scan, variants, stats,
-                            now=now, hold_window=hold_window, run_id=run_id,
-                            reconcile_delay=reconcile_delay)  # fmt: skip
-            except ShopifyTransientError as exc:  # retries exhausted: the batch goes on
-                stats.pending.append(f"retailer '{retailer.key}' order {order.name}: {exc}")
-    return stats
-
-
-class HubOrderScan:
-    """The hub's newest orders, read index-free once per run and extended when an older
-    claim needs an older horizon."""
-
-    def __init__(self, hub: ShopifyClient) -> None:
-        self.hub, self.since, self.orders = hub, None, []
-
-    def find(self, source: str, claimed_at: datetime) -> str | None:
-        since = claimed_at - RECONCILE_MARGIN
-        if self.since is None or since < self.since:
-            self.orders, self.since = recent_hub_orders(self.hub, since), since
-        return find_existing_hub_order(source, self.orders)
-
-
-def _import_one(conn, client, hub, retailer, order, row, scan, variants, stats, *, now,
-                hold_window, run_id, reconcile_delay) -> None:  # fmt: skip
-    key = source_key(retailer.key, order.id)
-    link = ledger.claim(conn, retailer.key, order.id, key, run_id, row["raw"])
-    # A claim from an earlier attempt: that attempt may have created it (O1, O2): look first.
-    if link.state == "claimed" and link.attempts > 1 and (gid := scan.find(key, link.claimed_at)):
-        ledger.record_created(conn, link, gid, None, None)
-        stats.healed += 1
-        link = ledger.get_link(conn, retailer.key, order.id)
-    if link.state == "claimed":
-        c = classify(order, retailer, variants, now, hold_window)
-        if not c.eligible:  # changed since landing (e.g. a SKU left the hub)
-            stats.pending.append(c.message)
-            return
-        link = _create(conn, hub, retailer, order, c, link, stats, reconcile_delay)
-    if link is not None and link.state == "created":
-        _confirm(conn, client, link, stats)
-
-
-def _create(conn, hub, retailer, order, c, link, stats, reconcile_delay):
-    order_input = build_hub_order_input(
-        order,
-        c,
-        retailer_key=retailer.key,
-        retailer_name=retailer.name,
-        billing_address=retailer.billing_address.as_mailing_address_input(),
-    )
-    variables = order_create_variables(order_input)
-    for attempt in range(CREATE_ATTEMPTS):
-        try:
-            result = hub.mutate("orders_create_hub", variables)
-        except ShopifyAmbiguousWriteError as exc:
-            ledger.record_attempt_error(conn, link, f"{type(exc).__name__}: {exc}")
-            time.sleep(reconcile_delay * (attempt + 1))
-            known = recent_hub_orders(hub, link.claimed_at - RECONCILE_MARGIN)
-            if gid := find_existing_hub_order(link.source_key, known):
-                ledger.record_created(conn, link, gid, None, None)
-                stats.healed += 1
-                return ledger.get_link(conn, link.retailer, order.id)
-            continue
-        if result.user_errors:
-            message = (
-                f"retailer '{retailer.key}' order {order.name} ({order.id}): the hub refused "
-                f"the order: {'; '.join(e.message for e in result.user_errors)}; fix and re-run"
-            )
-            ledger.record_failed(conn, link, message)
-            key = f"refused:order:{retailer.key}:{order.id}"
-            stats.failed.append(OrderIssue(key, retailer.key, order.name, "hub_refused", message))
-            return None
-        created = (result.data.get("orderCreate") or {}).get("order") or {}
-        lines = [{"sku": line.sku, "quantity": line.quantity} for line in c.lines]
-        ledger.record_created(conn, link, created["id"], created.get("name"), lines)
-        stats.created += 1
-        return ledger.get_link(conn, link.retailer, order.id)
-    stats.pending.append(f"order {order.name} ({order.id}): hub order not confirmed yet")
-    return None
-
-
-def _confirm(conn, client: ShopifyClient, link: ledger.OrderLink, stats: CreationStats) -> None:
-    """Tag the retailer order as imported (idempotent), then mark the link confirmed."""
-    result = client.mutate(
-        "orders_tags_add", {"id": link.retailer_order_gid, "tags": imported_tags()}
-    )
-    if result.user_errors:
-        stats.pending.append(f"tagging {link.retailer_order_gid}: {result.user_errors[0].message}")
-        return
-    ledger.record_confirmed(conn, link)
-    stats.confirmed += 1

@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from assets.alerts import alert_issues
-from assets.order_import import create_hub_orders, land_retailer_orders
+from assets.hub_order_creation import create_hub_orders
+from assets.order_import import land_retailer_orders
 from assets.runtime import flow_runtime
 from pipelines.partitions import retailer_hourly_partitions
 from resources.email import EmailResource

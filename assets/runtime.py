@@ -82,3 +82,19 @@ def flow_runtime(
             client = stack.enter_context(shopify.get_client(key, run_id=run_id, recorder=recorder))
             runtimes.append(FlowRuntime(retailer, windows, client, hub, conn, recorder, run_id))
         yield FlowRun(runtimes, conn, recorder, run_id)
+
+
+@contextmanager
+def recorded_client(
+    context: dg.AssetCheckExecutionContext | dg.AssetExecutionContext,
+    shopify: ShopifyResource,
+    postgres: PostgresResource,
+    store_key: str,
+) -> Iterator[ShopifyClient]:
+    """A client whose calls land in `api_calls` under the run's id (checks call Shopify too)."""
+    recorder = PostgresCallRecorder(postgres.get_connection)
+    try:
+        with shopify.get_client(store_key, run_id=context.run.run_id, recorder=recorder) as client:
+            yield client
+    finally:
+        recorder.close()

@@ -9,6 +9,7 @@ import pandas as pd
 
 from assets.fulfillment_push import read_retailer_order
 from assets.fulfillments import retailer_fulfillments
+from assets.runtime import recorded_client
 from checks.expectations import expectations, validate
 from checks.scope import check_scope
 from resources.postgres import PostgresResource
@@ -83,7 +84,7 @@ def retailer_fulfillments_are_unique(
             ).fetchall()
             if not links:
                 continue
-            with shopify.get_client(retailer) as client:
+            with recorded_client(context, shopify, postgres, retailer) as client:
                 orders = {gid: read_retailer_order(client, gid)[0] for gid in {r[1] for r in links}}
             for hub_gid, order_gid, pushed_gid, tracking in links:
                 numbers = {t["number"] for t in tracking if t.get("number")}

@@ -10,8 +10,9 @@ from datetime import timedelta
 import dagster as dg
 import pandas as pd
 
-from assets.order_import import recent_hub_orders
+from assets.hub_order_creation import recent_hub_orders
 from assets.orders import hub_orders, retailer_orders
+from assets.runtime import recorded_client
 from checks.expectations import expectations, validate
 from checks.scope import check_scope
 from resources.postgres import PostgresResource
@@ -24,16 +25,23 @@ from sync.orders import hub_lines
 _MARGIN = timedelta(minutes=10)
 
 
-def _hub_orders_of(shopify: ShopifyResource, conn, retailer: str) -> list[dict]:
-    """Hub orders carrying this retailer's tag, created since its oldest link of the scope."""
+def _hub_orders_of(context, shopify, postgres, conn, retailer: str, since, until) -> list[dict]:
+    """Hub orders carrying the retailer's tag, created since the oldest claim of an order
+    in the check's window or touched by this run (minus a margin), so any duplicate of
+    those is there. Read newest first without a search filter, which would lag."""
     oldest = conn.execute(
-        "SELECT min(claimed_at) FROM shopsync.order_links WHERE retailer = %s"
-        " AND claimed_at > now() - interval '7 days'",
-        (retailer,),
+        """
+        SELECT min(l.claimed_at) FROM shopsync.order_links l
+          JOIN shopsync.retailer_orders o
+            ON o.retailer = l.retailer AND o.order_gid = l.retailer_order_gid
+         WHERE l.retailer = %s
+           AND (l.last_run_id = %s OR (o.updated_at >= %s AND o.updated_at < %s))
+        """,
+        (retailer, context.run.run_id, since, until),
     ).fetchone()[0]
-    if oldest is None:
+    if oldest is None:  # no hub order was made for this window: nothing to judge
         return []
-    with shopify.get_client("hub") as hub:
+    with recorded_client(context, shopify, postgres, "hub") as hub:
         found = recent_hub_orders(hub, oldest - _MARGIN)
     return [o for o in found if retailer_tag(retailer) in (o.get("tags") or [])]
 
@@ -45,8 +53,9 @@ def hub_orders_are_unique(
     """No retailer order has two hub orders in the hub store (read index-free)."""
     rows = []
     with postgres.get_connection() as conn:
-        for retailer in check_scope(context):
-            for key, gids in hub_orders_by_source(_hub_orders_of(shopify, conn, retailer)).items():
+        for retailer, (since, until) in check_scope(context, lookback="orders").items():
+            found = _hub_orders_of(context, shopify, postgres, conn, retailer, since, until)
+            for key, gids in hub_orders_by_source(found).items():
                 rows += [{"retailer": retailer, "source_key": key, "hub_order": g} for g in gids]
     frame = pd.DataFrame(rows, columns=["retailer", "source_key", "hub_order"])
     verdict = validate(
@@ -125,7 +134,7 @@ def hub_orders_have_a_source(
     """Every hub order tagged for the retailer names a retailer order we landed."""
     rows = []
     with postgres.get_connection() as conn:
-        for retailer in check_scope(context):
+        for retailer, (since, until) in check_scope(context, lookback="orders").items():
             known = {
                 source_key(retailer, gid)
                 for (gid,) in conn.execute(
@@ -133,7 +142,7 @@ def hub_orders_have_a_source(
                     (retailer,),
                 )
             }
-            orders = _hub_orders_of(shopify, conn, retailer)
+            orders = _hub_orders_of(context, shopify, postgres, conn, retailer, since, until)
             by_source = hub_orders_by_source(orders)
             keyed = {g for gids in by_source.values() for g in gids}
             for key, gids in by_source.items():

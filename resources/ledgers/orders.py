@@ -157,11 +157,12 @@ def claim(
             (retailer, order_gid, source_key, run_id, Jsonb(snapshot)),
         )
         row = conn.execute(
-            "UPDATE shopsync.order_links SET attempts = attempts + 1"
+            "UPDATE shopsync.order_links SET attempts = attempts + 1,"
+            " last_run_id = coalesce(%s, last_run_id)"
             " WHERE retailer = %s AND retailer_order_gid = %s"
             " RETURNING retailer, retailer_order_gid, source_key, state, hub_order_gid,"
             " claimed_at, attempts",
-            (retailer, order_gid),
+            (run_id, retailer, order_gid),
         ).fetchone()
     return OrderLink(*row)
 

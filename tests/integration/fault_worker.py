@@ -60,7 +60,8 @@ def run_functions(args: argparse.Namespace) -> dict[str, Any]:
     import psycopg
 
     from assets.fulfillment_push import land_hub_fulfillments, push_retailer_fulfillments
-    from assets.order_import import create_hub_orders, land_retailer_orders
+    from assets.hub_order_creation import create_hub_orders
+    from assets.order_import import land_retailer_orders
     from resources.registry import load_registry
     from resources.shopify import ShopifyResource
 
