@@ -130,6 +130,7 @@ def _create(conn, hub, retailer, order, c, link, stats, reconcile_delay):
         billing_address=retailer.billing_address.as_mailing_address_input(),
     )
     variables = order_create_variables(order_input)
+    lines = [{"sku": line.sku, "quantity": line.quantity} for line in c.lines]
     for attempt in range(CREATE_ATTEMPTS):
         try:
             result = hub.mutate("orders_create_hub", variables)
@@ -138,7 +139,7 @@ def _create(conn, hub, retailer, order, c, link, stats, reconcile_delay):
             time.sleep(reconcile_delay * (attempt + 1))
             known = recent_hub_orders(hub, link.claimed_at - RECONCILE_MARGIN)
             if gid := find_existing_hub_order(link.source_key, known):
-                ledger.record_created(conn, link, gid, None, None)
+                ledger.record_created(conn, link, gid, None, lines)
                 stats.healed += 1
                 return ledger.get_link(conn, link.retailer, order.id)
             continue
@@ -152,7 +153,6 @@ def _create(conn, hub, retailer, order, c, link, stats, reconcile_delay):
             stats.failed.append(OrderIssue(key, retailer.key, order.name, "hub_refused", message))
             return None
         created = (result.data.get("orderCreate") or {}).get("order") or {}
-        lines = [{"sku": line.sku, "quantity": line.quantity} for line in c.lines]
         ledger.record_created(conn, link, created["id"], created.get("name"), lines)
         stats.created += 1
         return ledger.get_link(conn, link.retailer, order.id)

@@ -42,6 +42,7 @@ class ShopifyClient:
         run_id: str | None = None,
         recorder: CallRecorder | None = None,
         clock: Clock | None = None,
+        throttle: Throttle | None = None,
         http_transport: httpx.BaseTransport | None = None,
         bulk_settings: bulk.BulkSettings | None = None,
         sku_query_max_chars: int = pagination.SKU_QUERY_MAX_CHARS,
@@ -53,7 +54,7 @@ class ShopifyClient:
         self.retry = retry or RetryPolicy()
         self.run_id = run_id
         self.recorder = recorder
-        self.throttle = Throttle(clock)
+        self.throttle = throttle or Throttle(clock)
         self.bulk_settings = bulk_settings or bulk.BulkSettings()
         self.sku_query_max_chars = sku_query_max_chars
         self._version_watch = version_watch

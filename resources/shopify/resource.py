@@ -8,6 +8,7 @@ read from the env var the registry names on every request (never stored in confi
 from __future__ import annotations
 
 import os
+import threading
 
 import dagster as dg
 import httpx
@@ -19,11 +20,22 @@ from resources.shopify.client import ShopifyClient
 from resources.shopify.pagination import SKU_QUERY_MAX_CHARS
 from resources.shopify.recorder import CallRecorder
 from resources.shopify.responses import StoreContext
-from resources.shopify.throttle import Clock
+from resources.shopify.throttle import Clock, Throttle
 from resources.shopify.transport import RetryPolicy, graphql_url
 from resources.shopify.versions import DEFAULT_API_VERSION, parse_version
 
 BASE_URL_ENV = "SHOPSYNC_SHOPIFY_BASE_URL"
+
+_SHARED_THROTTLES: dict[str, Throttle] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_throttle(url: str) -> Throttle:
+    """One pacing state per store endpoint in this process: a client opened by a check
+    after the asset's client starts from the bucket figure the asset last saw, instead of
+    from nothing (which would send blind and meet THROTTLED)."""
+    with _SHARED_LOCK:
+        return _SHARED_THROTTLES.setdefault(url, Throttle())
 
 
 class ShopifyResource(dg.ConfigurableResource):
@@ -80,9 +92,10 @@ class ShopifyResource(dg.ConfigurableResource):
         context = StoreContext(
             key=store.key, shop_domain=store.shop_domain, token_env=store.token_env
         )
+        url = graphql_url(store.shop_domain, self.api_version, self.resolved_base_url())
         return ShopifyClient(
             context,
-            url=graphql_url(store.shop_domain, self.api_version, self.resolved_base_url()),
+            url=url,
             api_version=self.api_version,
             retry=self.retry_policy(),
             connect_timeout=self.connect_timeout_seconds,
@@ -90,6 +103,7 @@ class ShopifyResource(dg.ConfigurableResource):
             run_id=run_id,
             recorder=recorder,
             clock=clock,
+            throttle=shared_throttle(url) if clock is None else None,
             http_transport=http_transport,
             bulk_settings=BulkSettings(poll_max=self.bulk_poll_max_seconds),
             sku_query_max_chars=self.sku_query_max_chars,
