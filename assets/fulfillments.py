@@ -4,9 +4,7 @@ import dagster as dg
 
 from assets.alerts import alert_issues
 from assets.fulfillment_push import land_hub_fulfillments, push_retailer_fulfillments
-from assets.orders import BACKFILL_POLICY
-from assets.runtime import flow_runtime
-from pipelines.partitions import retailer_hourly_partitions
+from assets.runtime import flow_asset, flow_runtime
 from resources.email import EmailResource
 from resources.postgres import PostgresResource
 from resources.registry import RegistryResource
@@ -17,13 +15,7 @@ class FulfillmentPushConfig(dg.Config):
     notify_customer: bool = True
 
 
-@dg.asset(
-    partitions_def=retailer_hourly_partitions,
-    backfill_policy=BACKFILL_POLICY,
-    group_name="fulfillments",
-    kinds={"shopify", "postgres"},
-    pool="shopify_hub_reads",
-)
+@flow_asset("fulfillments", "shopify_hub_reads")
 def hub_fulfillments(
     context: dg.AssetExecutionContext,
     registry: RegistryResource,
@@ -42,14 +34,7 @@ def hub_fulfillments(
     return dg.MaterializeResult(metadata={"hub_fulfillments_landed": landed, **cost})
 
 
-@dg.asset(
-    partitions_def=retailer_hourly_partitions,
-    backfill_policy=BACKFILL_POLICY,
-    deps=[hub_fulfillments],
-    group_name="fulfillments",
-    kinds={"shopify", "postgres"},
-    pool="shopify_retailer_writes",
-)
+@flow_asset("fulfillments", "shopify_retailer_writes", deps=[hub_fulfillments])
 def retailer_fulfillments(
     context: dg.AssetExecutionContext,
     config: FulfillmentPushConfig,

@@ -7,14 +7,11 @@ import dagster as dg
 from assets.alerts import alert_issues
 from assets.hub_order_creation import create_hub_orders
 from assets.order_import import land_retailer_orders
-from assets.runtime import flow_runtime
-from pipelines.partitions import retailer_hourly_partitions
+from assets.runtime import flow_asset, flow_runtime
 from resources.email import EmailResource
 from resources.postgres import PostgresResource
 from resources.registry import RegistryResource
 from resources.shopify import ShopifyResource
-
-BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=24)
 
 
 class OrderImportConfig(dg.Config):
@@ -26,13 +23,7 @@ def _merge(total: dict[str, int], part: dict[str, int]) -> None:
         total[key] = total.get(key, 0) + value
 
 
-@dg.asset(
-    partitions_def=retailer_hourly_partitions,
-    backfill_policy=BACKFILL_POLICY,
-    group_name="orders",
-    kinds={"shopify", "postgres"},
-    pool="shopify_retailer_reads",
-)
+@flow_asset("orders", "shopify_retailer_reads")
 def retailer_orders(
     context: dg.AssetExecutionContext,
     config: OrderImportConfig,
@@ -90,14 +81,7 @@ def retailer_orders(
     )
 
 
-@dg.asset(
-    partitions_def=retailer_hourly_partitions,
-    backfill_policy=BACKFILL_POLICY,
-    deps=[retailer_orders],
-    group_name="orders",
-    kinds={"shopify", "postgres"},
-    pool="shopify_hub_writes",
-)
+@flow_asset("orders", "shopify_hub_writes", deps=[retailer_orders])
 def hub_orders(
     context: dg.AssetExecutionContext,
     config: OrderImportConfig,

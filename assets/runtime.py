@@ -15,10 +15,26 @@ from datetime import datetime
 import dagster as dg
 import psycopg
 
-from pipelines.partitions import retailer_windows
+from pipelines.partitions import retailer_hourly_partitions, retailer_windows
 from resources.postgres import PostgresResource
 from resources.registry import Registry, RetailerConfig
 from resources.shopify import PostgresCallRecorder, ShopifyClient, ShopifyResource
+
+#: A range backfill launches one run per 24 hourly partitions of a retailer, never one per hour.
+BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=24)
+
+
+def flow_asset(group: str, pool: str, **kwargs):
+    """`dg.asset` with what every flow asset shares: retailer × hour partitions, batched
+    backfills, Shopify + Postgres kinds; `pool` names the Shopify side it loads."""
+    return dg.asset(
+        partitions_def=retailer_hourly_partitions,
+        backfill_policy=BACKFILL_POLICY,
+        group_name=group,
+        kinds={"shopify", "postgres"},
+        pool=pool,
+        **kwargs,
+    )
 
 
 @dataclass

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from assets.orders import BACKFILL_POLICY
+from assets.runtime import BACKFILL_POLICY
 from pipelines.definitions import defs
 from pipelines.instance import dagster_config, sqlalchemy_psycopg2_url
 from pipelines.partitions import retailer_windows
