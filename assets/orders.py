@@ -7,7 +7,7 @@ import dagster as dg
 from assets.alerts import alert_issues
 from assets.hub_order_creation import create_hub_orders
 from assets.order_import import land_retailer_orders
-from assets.runtime import flow_asset, flow_runtime
+from assets.runtime import FlowRuntime, flow_asset, flow_runtime
 from resources.email import EmailResource
 from resources.postgres import PostgresResource
 from resources.registry import RegistryResource
@@ -16,6 +16,20 @@ from resources.shopify import ShopifyResource
 
 class OrderImportConfig(dg.Config):
     hold_window_minutes: float = 2.0
+
+
+def _step_args(rt: FlowRuntime, config: OrderImportConfig, now: datetime) -> dict:
+    """What both order steps take: one retailer's clients, windows and the hold window."""
+    return {
+        "retailer": rt.retailer,
+        "client": rt.retailer_client,
+        "hub": rt.hub_client,
+        "conn": rt.conn,
+        "windows": rt.windows,
+        "now": now,
+        "run_id": rt.run_id,
+        "hold_window": timedelta(minutes=config.hold_window_minutes),
+    }
 
 
 def _merge(total: dict[str, int], part: dict[str, int]) -> None:
@@ -43,16 +57,7 @@ def retailer_orders(
     reg = registry.get()
     with flow_runtime(context, reg, shopify, postgres, "orders") as run:
         for rt in run.runtimes:
-            stats = land_retailer_orders(
-                retailer=rt.retailer,
-                client=rt.retailer_client,
-                hub=rt.hub_client,
-                conn=rt.conn,
-                windows=rt.windows,
-                now=now,
-                run_id=rt.run_id,
-                hold_window=timedelta(minutes=config.hold_window_minutes),
-            )
+            stats = land_retailer_orders(**_step_args(rt, config, now))
             read += stats.read
             _merge(by_status, stats.by_status)
             _merge(by_reason, stats.by_reason)
@@ -99,16 +104,7 @@ def hub_orders(
     reg = registry.get()
     with flow_runtime(context, reg, shopify, postgres, "orders") as run:
         for rt in run.runtimes:
-            stats = create_hub_orders(
-                retailer=rt.retailer,
-                client=rt.retailer_client,
-                hub=rt.hub_client,
-                conn=rt.conn,
-                windows=rt.windows,
-                now=now,
-                run_id=rt.run_id,
-                hold_window=timedelta(minutes=config.hold_window_minutes),
-            )
+            stats = create_hub_orders(**_step_args(rt, config, now))
             _merge(totals, {k: getattr(stats, k) for k in totals})
             failed += len(stats.failed)
             pending += stats.pending
