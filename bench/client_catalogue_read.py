@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from resources.shopify import MemoryCallRecorder, ScaledClock, ShopifyResource, load_operation
+from resources.registry import RegistryResource
 from simulator import Simulator
 
 DOMAIN = "bench-retailer.myshopify.com"
@@ -130,7 +131,7 @@ def main() -> None:
     os.environ[TOKEN_ENV] = "shpat_bench"
     try:
         with tempfile.TemporaryDirectory() as folder:
-            resource = ShopifyResource(registry_path=str(registry(Path(folder))), base_url=base,
+            resource = ShopifyResource(registry=RegistryResource(path=str(registry(Path(folder)))), base_url=base,
                                        api_version="2025-01")  # fmt: skip
             results = [measure(sim, resource, op, args.time_scale) for op in READS]
     finally:

@@ -30,7 +30,7 @@ from resources.email_templates import (
     daily_summary_email,
     run_failure_email,
 )
-from resources.registry import Registry, RegistryResource, load_registry
+from resources.registry import Registry, RegistryResource
 
 if TYPE_CHECKING:
     from dagster._utils.error import SerializableErrorInfo
@@ -49,6 +49,11 @@ def _queue(
     return email.enqueue(OutboxMessage.of(kind, key, recipients, body))
 
 
+def partition_retailer(partition: str | None) -> str | None:
+    """The retailer of an `hour|retailer` partition key."""
+    return partition.split("|", 1)[1] if partition and "|" in partition else None
+
+
 def run_partition(tags: Mapping[str, str]) -> str | None:
     """The run's partition, or its range for a backfill run over many partitions."""
     if PARTITION_TAG in tags:
@@ -57,7 +62,14 @@ def run_partition(tags: Mapping[str, str]) -> str | None:
     return f"{start} … {end}" if start and end else None
 
 
-_CHECK_FAILED = "DagsterAssetCheckFailedError"
+#: Failures whose emails are already queued elsewhere: failed blocking checks (by
+#: `failed_blocking_check_sensor`), and retailers of a multi-retailer run (by the run
+#: itself, one email per retailer naming it).
+_ALERTED_ELSEWHERE = {
+    "DagsterAssetCheckFailedError",
+    "BlockingChecksFailedError",
+    "RetailersFailedError",
+}
 
 
 def _step_errors(context: dg.RunFailureSensorContext) -> list[tuple[str, "SerializableErrorInfo"]]:
@@ -78,7 +90,12 @@ def _step_errors(context: dg.RunFailureSensorContext) -> list[tuple[str, "Serial
 FAILURE_ALERT_EVERY = timedelta(hours=1)
 
 
-@dg.run_failure_sensor(minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.run_failure_sensor(
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Emails the head of a failed run's error to the operators (and the run's "
+    "retailer), at most once an hour for the same failure.",
+)
 def run_failure_alert_sensor(
     context: dg.RunFailureSensorContext, email: EmailResource, registry: RegistryResource
 ) -> None:
@@ -87,10 +104,12 @@ def run_failure_alert_sensor(
     A run failed only by blocking checks is left to `failed_blocking_check_sensor`,
     whose email says which check and why: one event, one email. The same failure of the
     same job and retailer (say a revoked token, FAULTS P5) is emailed at most once an
-    hour, not on every 15-minute tick.
+    hour, not on every 15-minute tick. Retailers that failed inside a multi-retailer run
+    were each alerted by that run, naming them; this sensor covers everything else (a
+    run that could not start, a killed worker, bad config).
     """
     errors = _step_errors(context)
-    if errors and all(e.cls_name == _CHECK_FAILED for _, e in errors):
+    if errors and all(e.cls_name in _ALERTED_ELSEWHERE for _, e in errors):
         return
     run = context.dagster_run
     reg = registry.get()
@@ -112,7 +131,12 @@ def _metadata_text(value: object, secrets: list[str]) -> str:
     return redact(str(getattr(value, "value", value)), secrets)
 
 
-@dg.run_failure_sensor(minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.run_failure_sensor(
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Emails each failed blocking check of a failed run: check, asset, partition "
+    "and the failing rows.",
+)
 def failed_blocking_check_sensor(
     context: dg.RunFailureSensorContext, email: EmailResource, registry: RegistryResource
 ) -> None:
@@ -125,7 +149,6 @@ def failed_blocking_check_sensor(
     run = context.dagster_run
     reg = registry.get()
     secrets = known_secret_values(reg, [email.sendgrid_api_key_env])
-    recipients = recipients_for(reg, run.tags.get(RETAILER_TAG))
     entries = context.instance.all_logs(
         run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
     )
@@ -135,6 +158,9 @@ def failed_blocking_check_sensor(
             continue
         asset = evaluation.asset_key.to_user_string()
         partition = evaluation.partition or run_partition(run.tags)
+        # A run covers many retailers: the partition names the one this verdict is about.
+        retailer = partition_retailer(evaluation.partition) or run.tags.get(RETAILER_TAG)
+        recipients = recipients_for(reg, retailer)
         metadata = {k: _metadata_text(v, secrets) for k, v in evaluation.metadata.items()}
         description = redact(evaluation.description, secrets) if evaluation.description else None
         body = check_failure_email(
@@ -144,7 +170,12 @@ def failed_blocking_check_sensor(
         _queue(context.log, email, "check_failure", key, recipients, body)
 
 
-@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Every minute: send due outbox emails through SendGrid (a no-op in "
+    "outbox-only mode); a provider outage delays mail, never fails a run.",
+)
 def email_outbox_delivery_sensor(
     context: dg.SensorEvaluationContext, email: EmailResource
 ) -> dg.SkipReason:
@@ -240,9 +271,9 @@ def daily_summary_job():
     send_daily_summary()
 
 
-def build_daily_summary_schedule(registry: Registry | None = None) -> dg.ScheduleDefinition:
+def build_daily_summary_schedule(registry: Registry) -> dg.ScheduleDefinition:
     """Daily at the registry's `daily_summary_hour` in its `time_zone`."""
-    notifications = (registry or load_registry()).notifications
+    notifications = registry.notifications
 
     @dg.schedule(
         name="daily_summary_schedule",
@@ -250,6 +281,8 @@ def build_daily_summary_schedule(registry: Registry | None = None) -> dg.Schedul
         cron_schedule=f"0 {notifications.daily_summary_hour} * * *",
         execution_timezone=notifications.time_zone,
         default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Every day at the registry's daily_summary_hour (its time zone): queue "
+        "the summary email of the last 24 hours.",
     )
     def _schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
         until = context.scheduled_execution_time or datetime.now(UTC)
@@ -260,6 +293,3 @@ def build_daily_summary_schedule(registry: Registry | None = None) -> dg.Schedul
         )
 
     return _schedule
-
-
-daily_summary_schedule = build_daily_summary_schedule()

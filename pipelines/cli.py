@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from resources.paths import PROJECT_ROOT
 from resources.registry import RegistryError, load_registry
@@ -119,6 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     func: Callable[[argparse.Namespace], int] = args.func
+    if args.registry:
+        # One registry path: every process this command starts (Dagster's code server, run
+        # workers, the demo's runs) reads the same file through $SHOPSYNC_REGISTRY.
+        os.environ["SHOPSYNC_REGISTRY"] = str(Path(args.registry).resolve())
     try:
         return func(args)
     except RegistryError as exc:

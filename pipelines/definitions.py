@@ -1,20 +1,23 @@
 """The one `dg.Definitions` of shopsync (loaded by workspace.yaml).
 
-The registry is validated here, at load time: a malformed retailer file stops
-the code location from loading with one line per problem, instead of failing
-runs at 3 a.m.
+The registry ($SHOPSYNC_REGISTRY, set by `shopsync --registry X`) is validated here,
+at load time: a malformed retailer file stops the code location from loading with
+one line per problem, instead of failing runs at 3 a.m. It also gives the first day
+of the hourly partitions. Every run executes in process: a flow is one step, and a
+step process per asset would cost seconds of CPU for a few API calls.
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
-from assets import fulfillments, orders
-from checks import fulfillments as fulfillment_checks
-from checks import orders as order_checks
+from assets.fulfillments import build_fulfillments_flow
+from assets.orders import build_orders_flow
+from checks.fulfillments import build_fulfillment_checks
+from checks.orders import build_order_checks
 from pipelines.alerts import (
+    build_daily_summary_schedule,
     daily_summary_job,
-    daily_summary_schedule,
     email_outbox_delivery_sensor,
     failed_blocking_check_sensor,
     run_failure_alert_sensor,
@@ -27,20 +30,27 @@ from pipelines.schedules import (
     orders_schedule,
 )
 from pipelines.sensors import retailer_registry_sensor
-from resources.registry import load_registry
+from resources.registry import load_registry, registry_path
 
-load_registry()
 
-defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([orders, fulfillments]),
-    asset_checks=dg.load_asset_checks_from_modules([order_checks, fulfillment_checks]),
-    jobs=[orders_job, fulfillments_job, daily_summary_job],
-    schedules=[orders_schedule, fulfillments_schedule, daily_summary_schedule],
-    sensors=[
-        retailer_registry_sensor,
-        run_failure_alert_sensor,
-        failed_blocking_check_sensor,
-        email_outbox_delivery_sensor,
-    ],
-    resources=build_resources(),
-)
+def build_definitions() -> dg.Definitions:
+    registry = load_registry()
+    orders_flow = build_orders_flow(registry.partitions_start)
+    fulfillments_flow = build_fulfillments_flow(registry.partitions_start)
+    return dg.Definitions(
+        assets=[orders_flow, fulfillments_flow],
+        asset_checks=[build_order_checks(orders_flow), build_fulfillment_checks(fulfillments_flow)],
+        jobs=[orders_job, fulfillments_job, daily_summary_job],
+        schedules=[orders_schedule, fulfillments_schedule, build_daily_summary_schedule(registry)],
+        sensors=[
+            retailer_registry_sensor,
+            run_failure_alert_sensor,
+            failed_blocking_check_sensor,
+            email_outbox_delivery_sensor,
+        ],
+        resources=build_resources(str(registry_path())),
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions()

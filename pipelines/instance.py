@@ -47,24 +47,26 @@ def dagster_config(storage_url: str) -> dict:
         "concurrency": {
             "runs": {
                 "max_concurrent_runs": 4,
-                # Scheduled runs of one retailer queue behind each other (FAULTS O3); the
-                # ledgers' per-store advisory locks cover backfills and manual runs too.
                 "tag_concurrency_limits": [
-                    {
-                        "key": "dagster/partition/retailer",
-                        "value": {"applyLimitPerUniqueValue": True},
-                        "limit": 1,
-                    }
+                    # Two ticks of one flow never overlap (a tick covers every retailer).
+                    {"key": "shopsync/flow", "value": {"applyLimitPerUniqueValue": True},
+                     "limit": 1},
+                    # Runs of one retailer's partition queue behind each other (FAULTS O3).
+                    {"key": "dagster/partition/retailer",
+                     "value": {"applyLimitPerUniqueValue": True}, "limit": 1},
                 ],
             },
-            # Steps in one pool (e.g. writes to the hub) take one slot at a time.
-            "pools": {"default_limit": 1, "granularity": "op"},
+            # No pools: per-store serialisation comes from the ledgers' advisory locks, which
+            # hold whatever launched the run (a global pool would serialise different stores,
+            # and creating its rows raced on a fresh instance).
         },
-        # A run worker killed mid-run (FAULTS P4) is detected and retried.
+        # A run worker killed mid-run (FAULTS P4) is detected and retried; a step that
+        # failed is not: deterministic errors (revoked token, bad config) fail once and
+        # alert once, transient ones were already retried by the client (FAULTS P10).
         "run_monitoring": {"enabled": True, "poll_interval_seconds": 5},
-        "run_retries": {"enabled": True, "max_retries": 2},
+        "run_retries": {"enabled": True, "max_retries": 2, "retry_on_asset_or_op_failure": False},
         "telemetry": {"enabled": False},
-    }
+    }  # fmt: skip
 
 
 def prepare_dagster_home(home: Path | None = None) -> Path:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.partitions import retailers_partitions
-from resources.registry import load_registry
+from assets.partitions import FLOWS, retailers_partitions_name
+from resources.registry import RegistryResource
 
 
 def registry_partition_changes(
@@ -18,23 +18,32 @@ def registry_partition_changes(
     )
 
 
-@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
-def retailer_registry_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    """Keeps the `retailers` partitions equal to the registry's enabled retailers.
-
-    Onboarding a retailer is a registry change: the next tick adds its partition,
-    with no code change and no restart. A retailer with every flow disabled is removed.
-    """
-    registry = load_registry()
-    enabled = [r.key for r in registry.retailers if any(dict(r.flows).values())]
-    existing = context.instance.get_dynamic_partitions(retailers_partitions.name)
-    to_add, to_delete = registry_partition_changes(enabled, existing)
-    requests = []
-    if to_add:
-        requests.append(retailers_partitions.build_add_request(to_add))
-    if to_delete:
-        requests.append(retailers_partitions.build_delete_request(to_delete))
+@dg.sensor(
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Keeps each flow's retailer partitions equal to the registry's retailers "
+    "with that flow enabled: onboarding is a registry change, and a partition added by hand "
+    "for a retailer that is not in the registry is removed.",
+)
+def retailer_registry_sensor(
+    context: dg.SensorEvaluationContext, registry: RegistryResource
+) -> dg.SensorResult:
+    """Each flow's `<flow>_retailers` partitions = the registry's retailers with it enabled."""
+    reg = registry.get()
+    requests, changes = [], []
+    for flow in FLOWS:
+        name = retailers_partitions_name(flow)
+        enabled = [r.key for r in reg.enabled_retailers(flow)]
+        to_add, to_delete = registry_partition_changes(
+            enabled, context.instance.get_dynamic_partitions(name)
+        )
+        if to_add:
+            requests.append(dg.AddDynamicPartitionsRequest(name, to_add))
+        if to_delete:
+            requests.append(dg.DeleteDynamicPartitionsRequest(name, to_delete))
+        if to_add or to_delete:
+            changes.append(f"{name}: +{to_add} -{to_delete}")
     if not requests:
         return dg.SensorResult(skip_reason="retailer partitions already match the registry")
-    context.log.info("retailer partitions: +%s -%s", to_add, to_delete)
+    context.log.info("; ".join(changes))
     return dg.SensorResult(dynamic_partitions_requests=requests)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 DEFAULT_REGISTRY_PATH = Path(__file__).resolve().parent.parent / "config" / "retailers.example.yaml"
 REGISTRY_ENV = "SHOPSYNC_REGISTRY"
+DEFAULT_PARTITIONS_START = date(2026, 11, 24)
 
 _DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 _LOCATION_GID = re.compile(r"^gid://shopify/Location/[1-9][0-9]*$")
@@ -182,6 +184,8 @@ class Registry(_Strict):
     hub: HubConfig
     retailers: list[RetailerConfig] = Field(min_length=1)
     notifications: Notifications = Notifications()
+    #: First day of the hourly partitions (UTC): "failed and missing" starts here.
+    partitions_start: date = DEFAULT_PARTITIONS_START
 
     @model_validator(mode="after")
     def _unique(self) -> Registry:

@@ -197,3 +197,60 @@ def record_attempt_error(conn: psycopg.Connection, hub_fulfillment_gid: str, err
             "UPDATE shopsync.fulfillment_links SET last_error = %s WHERE hub_fulfillment_gid = %s",
             (error, hub_fulfillment_gid),
         )
+
+
+def linked_elsewhere(
+    conn: psycopg.Connection, order_gid: str, hub_fulfillment_gid: str
+) -> list[str]:
+    """Retailer fulfillments already linked to other hub shipments of the same order."""
+    rows = conn.execute(
+        "SELECT retailer_fulfillment_gid FROM shopsync.fulfillment_links WHERE"
+        " retailer_order_gid = %s AND hub_fulfillment_gid <> %s"
+        " AND retailer_fulfillment_gid IS NOT NULL",
+        (order_gid, hub_fulfillment_gid),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def pushed_link(conn: psycopg.Connection, hub_fulfillment_gid: str) -> tuple[str, str]:
+    """(retailer fulfillment GID, retailer order GID) of a pushed hub shipment."""
+    return conn.execute(
+        "SELECT retailer_fulfillment_gid, retailer_order_gid FROM shopsync.fulfillment_links"
+        " WHERE hub_fulfillment_gid = %s",
+        (hub_fulfillment_gid,),
+    ).fetchone()
+
+
+def shipment_states(
+    conn: psycopg.Connection, retailer: str, since: datetime, until: datetime
+) -> list[tuple]:
+    """(hub shipment, retailer order, link state or 'missing', terminal reason) of every
+    successful hub shipment updated in the window."""
+    return conn.execute(
+        """
+        SELECT h.hub_fulfillment_gid, h.retailer_order_gid,
+               coalesce(l.state, 'missing') AS state, l.terminal_reason
+          FROM shopsync.hub_fulfillments h
+          LEFT JOIN shopsync.fulfillment_links l USING (hub_fulfillment_gid)
+         WHERE h.retailer = %s AND h.status = 'SUCCESS'
+           AND h.updated_at >= %s AND h.updated_at < %s
+        """,
+        (retailer, since, until),
+    ).fetchall()
+
+
+def pushed_in_window(
+    conn: psycopg.Connection, retailer: str, since: datetime, until: datetime
+) -> list[tuple]:
+    """(hub shipment, retailer order, retailer fulfillment, tracking) pushed, in the window."""
+    return conn.execute(
+        """
+        SELECT l.hub_fulfillment_gid, l.retailer_order_gid, l.retailer_fulfillment_gid,
+               h.tracking
+          FROM shopsync.fulfillment_links l
+          JOIN shopsync.hub_fulfillments h USING (hub_fulfillment_gid)
+         WHERE l.retailer = %s AND l.state = 'created'
+           AND h.updated_at >= %s AND h.updated_at < %s
+        """,
+        (retailer, since, until),
+    ).fetchall()

@@ -234,12 +234,14 @@ def flag_order(
     return row is not None
 
 
-def linked_orders(conn: psycopg.Connection, retailer: str) -> dict[str, dict[str, Any]]:
-    """Hub order GID -> link facts, for the fulfillment flow."""
+def linked_orders(
+    conn: psycopg.Connection, retailer: str, hub_order_gids: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Hub order GID -> link facts for the given hub orders (the fulfillment flow)."""
     rows = conn.execute(
         "SELECT hub_order_gid, retailer_order_gid, hub_lines FROM shopsync.order_links"
-        " WHERE retailer = %s AND hub_order_gid IS NOT NULL",
-        (retailer,),
+        " WHERE retailer = %s AND hub_order_gid = ANY(%s)",
+        (retailer, hub_order_gids),
     ).fetchall()
     return {hub: {"retailer_order_gid": src, "hub_lines": lines} for hub, src, lines in rows}
 
@@ -264,3 +266,82 @@ def get_link(conn: psycopg.Connection, retailer: str, order_gid: str) -> OrderLi
         (retailer, order_gid),
     ).fetchone()
     return OrderLink(*row) if row else None
+
+
+def oldest_claim(
+    conn: psycopg.Connection, retailer: str, run_id: str | None, since: datetime, until: datetime
+) -> datetime | None:
+    """The oldest claim of an order updated in the window or touched by the run."""
+    return conn.execute(
+        """
+        SELECT min(l.claimed_at) FROM shopsync.order_links l
+          JOIN shopsync.retailer_orders o
+            ON o.retailer = l.retailer AND o.order_gid = l.retailer_order_gid
+         WHERE l.retailer = %s
+           AND (l.last_run_id = %s OR (o.updated_at >= %s AND o.updated_at < %s))
+        """,
+        (retailer, run_id, since, until),
+    ).fetchone()[0]
+
+
+def landed_order_gids(conn: psycopg.Connection, retailer: str) -> list[str]:
+    rows = conn.execute(
+        "SELECT order_gid FROM shopsync.retailer_orders WHERE retailer = %s", (retailer,)
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def eligible_links(
+    conn: psycopg.Connection, retailer: str, since: datetime, until: datetime
+) -> list[tuple]:
+    """(order, name, link state, hub order) of every order eligible in the window."""
+    return conn.execute(
+        """
+        SELECT o.order_gid, o.name, l.state, l.hub_order_gid
+          FROM shopsync.retailer_orders o
+          LEFT JOIN shopsync.order_links l
+            ON l.retailer = o.retailer AND l.retailer_order_gid = o.order_gid
+         WHERE o.retailer = %s AND o.status = 'eligible'
+           AND o.updated_at >= %s AND o.updated_at < %s
+        """,
+        (retailer, since, until),
+    ).fetchall()
+
+
+def created_hub_lines(
+    conn: psycopg.Connection, retailer: str, since: datetime, until: datetime
+) -> list[tuple]:
+    """(order, snapshot at import, hub lines made) of orders updated in the window."""
+    return conn.execute(
+        """
+        SELECT l.retailer_order_gid, l.source_snapshot, l.hub_lines
+          FROM shopsync.order_links l
+          JOIN shopsync.retailer_orders o
+            ON o.retailer = l.retailer AND o.order_gid = l.retailer_order_gid
+         WHERE l.retailer = %s AND l.hub_lines IS NOT NULL AND l.source_snapshot IS NOT NULL
+           AND o.updated_at >= %s AND o.updated_at < %s
+        """,
+        (retailer, since, until),
+    ).fetchall()
+
+
+def status_counts(
+    conn: psycopg.Connection, retailer: str, since: datetime, until: datetime
+) -> dict[str, int]:
+    """'status:reason' -> orders updated in the window."""
+    rows = conn.execute(
+        "SELECT status, reason, count(*) FROM shopsync.retailer_orders WHERE retailer = %s"
+        " AND updated_at >= %s AND updated_at < %s GROUP BY 1, 2",
+        (retailer, since, until),
+    ).fetchall()
+    return {f"{status}:{reason}": n for status, reason, n in rows}
+
+
+def open_flags(conn: psycopg.Connection, retailer: str) -> list[str]:
+    """Details of imported orders changed since, not yet resolved."""
+    rows = conn.execute(
+        "SELECT detail FROM shopsync.order_flags WHERE retailer = %s"
+        " AND resolved_at IS NULL ORDER BY flagged_at",
+        (retailer,),
+    ).fetchall()
+    return [r[0] for r in rows]

@@ -53,6 +53,9 @@ class ShopifyClient:
         self.api_version = api_version
         self.retry = retry or RetryPolicy()
         self.run_id = run_id
+        #: Which flow step and retailer the next calls are for (recorded in `api_calls`).
+        self.step: str | None = None
+        self.on_behalf_of: str | None = None
         self.recorder = recorder
         self.throttle = throttle or Throttle(clock)
         self.bulk_settings = bulk_settings or bulk.BulkSettings()
@@ -304,6 +307,8 @@ class ShopifyClient:
             run_id=self.run_id,
             request_id=state.request_id,
             error_code=state.error_code,
+            step=self.step,
+            retailer=self.on_behalf_of,
         )
         try:
             self.recorder.record(call)

@@ -33,6 +33,8 @@ class ApiCall:
     run_id: str | None
     request_id: str | None
     error_code: str | None
+    step: str | None = None  # the flow step that made the call, e.g. "hub_orders"
+    retailer: str | None = None  # the retailer the call was made for (hub calls too)
 
     @staticmethod
     def now() -> datetime:

@@ -14,7 +14,7 @@ import dagster as dg
 import httpx
 from pydantic import Field
 
-from resources.registry import load_registry
+from resources.registry import RegistryResource
 from resources.shopify.bulk import BulkSettings
 from resources.shopify.client import ShopifyClient
 from resources.shopify.pagination import SKU_QUERY_MAX_CHARS
@@ -41,8 +41,8 @@ def shared_throttle(url: str) -> Throttle:
 class ShopifyResource(dg.ConfigurableResource):
     """Cost-aware, retrying Shopify Admin GraphQL clients for the stores of the registry."""
 
-    registry_path: str | None = Field(
-        default=None, description="Retailer registry YAML; default $SHOPSYNC_REGISTRY or example"
+    registry: RegistryResource = Field(
+        default_factory=RegistryResource, description="The retailer registry (one path for all)"
     )
     base_url: str | None = Field(
         default=None,
@@ -88,7 +88,7 @@ class ShopifyResource(dg.ConfigurableResource):
     ) -> ShopifyClient:
         """A client for one store of the registry. Close it (or use `with`) when done."""
         parse_version(self.api_version)
-        store = load_registry(self.registry_path).store(store_key)
+        store = self.registry.get().store(store_key)
         context = StoreContext(
             key=store.key, shop_domain=store.shop_domain, token_env=store.token_env
         )

@@ -14,18 +14,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import psycopg
-
-from assets.order_import import classify, hub_variants_for
+from flows.orders import classify, hub_variants_for
+from flows.steps import RetailerStep, StepReport
 from resources.email_templates import OrderIssue
 from resources.ledgers import orders as ledger
 from resources.ledgers.locks import store_lock
-from resources.registry import RetailerConfig
 from resources.shopify import ShopifyAmbiguousWriteError, ShopifyClient, ShopifyTransientError
 from sync.models import RetailerOrder
 from sync.order_keys import find_existing_hub_order, imported_tags, source_key
 from sync.order_payload import build_hub_order_input, order_create_variables
-from sync.orders import DEFAULT_HOLD_WINDOW
 
 #: How far before a claim the index-free scan of newest hub orders looks.
 RECONCILE_MARGIN = timedelta(minutes=10)
@@ -41,6 +38,12 @@ class CreationStats:
     failed: list[OrderIssue] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)  # left claimed: next run reconciles
 
+    def report(self) -> StepReport:
+        counts = {"hub_orders_created": self.created, "hub_orders_healed": self.healed,
+                  "retailer_orders_tagged": self.confirmed, "hub_orders_refused": len(self.failed),
+                  "left_for_next_run": len(self.pending)}  # fmt: skip
+        return StepReport(counts=counts, issues=list(self.failed), pending=list(self.pending))
+
 
 def recent_hub_orders(hub: ShopifyClient, since: datetime) -> list[dict[str, Any]]:
     """Hub orders created since `since`, newest first, read without a search filter
@@ -54,35 +57,26 @@ def recent_hub_orders(hub: ShopifyClient, since: datetime) -> list[dict[str, Any
     return found
 
 
-def create_hub_orders(
-    *,
-    retailer: RetailerConfig,
-    client: ShopifyClient,
-    hub: ShopifyClient,
-    conn: psycopg.Connection,
-    windows: list[tuple[datetime, datetime]],
-    now: datetime,
-    run_id: str | None,
-    hold_window: timedelta = DEFAULT_HOLD_WINDOW,
-    reconcile_delay: float = 1.0,
-) -> CreationStats:
+def create_hub_orders(step: RetailerStep) -> StepReport:
     """Create one hub order per eligible retailer order in the windows, exactly once."""
-    stats = CreationStats()
-    since = min(s for s, _ in windows) - timedelta(hours=retailer.lookback_hours.orders)
-    until = max(e for _, e in windows)
-    with store_lock(conn, f"import:{retailer.key}"):
-        todo = ledger.orders_to_import(conn, retailer.key, since, until)
+    return creation_stats(step).report()
+
+
+def creation_stats(step: RetailerStep) -> CreationStats:
+    """`create_hub_orders` with the detailed statistics (tests read them)."""
+    stats, retailer = CreationStats(), step.retailer
+    since, until = step.span(retailer.lookback_hours.orders)
+    with store_lock(step.conn, f"import:{retailer.key}"):
+        todo = ledger.orders_to_import(step.conn, retailer.key, since, until)
         if not todo:
             return stats
         orders = {row["order_gid"]: RetailerOrder.from_graphql(row["raw"]) for row in todo}
-        variants = hub_variants_for(hub, list(orders.values()), retailer.hub_location_id)
-        scan = HubOrderScan(hub)
+        variants = hub_variants_for(step.hub, list(orders.values()), retailer.hub_location_id)
+        scan = HubOrderScan(step.hub)
         for row in todo:
             order = orders[row["order_gid"]]
             try:
-                _import_one(conn, client, hub, retailer, order, row, scan, variants, stats,
-                            now=now, hold_window=hold_window, run_id=run_id,
-                            reconcile_delay=reconcile_delay)  # fmt: skip
+                _import_one(step, order, row, scan, variants, stats)
             except ShopifyTransientError as exc:  # retries exhausted: the batch goes on
                 stats.pending.append(f"retailer '{retailer.key}' order {order.name}: {exc}")
     return stats
@@ -102,21 +96,21 @@ class HubOrderScan:
         return find_existing_hub_order(source, self.orders)
 
 
-def _import_one(conn, client, hub, retailer, order, row, scan, variants, stats, *, now,
-                hold_window, run_id, reconcile_delay) -> None:  # fmt: skip
+def _import_one(step: RetailerStep, order, row, scan, variants, stats: CreationStats) -> None:
+    conn, client, hub, retailer = step.conn, step.client, step.hub, step.retailer
     key = source_key(retailer.key, order.id)
-    link = ledger.claim(conn, retailer.key, order.id, key, run_id, row["raw"])
+    link = ledger.claim(conn, retailer.key, order.id, key, step.run_id, row["raw"])
     # A claim from an earlier attempt: that attempt may have created it (O1, O2): look first.
     if link.state == "claimed" and link.attempts > 1 and (gid := scan.find(key, link.claimed_at)):
         ledger.record_created(conn, link, gid, None, None)
         stats.healed += 1
         link = ledger.get_link(conn, retailer.key, order.id)
     if link.state == "claimed":
-        c = classify(order, retailer, variants, now, hold_window)
+        c = classify(order, retailer, variants, step.now, step.options.hold_window)
         if not c.eligible:  # changed since landing (e.g. a SKU left the hub)
             stats.pending.append(c.message)
             return
-        link = _create(conn, hub, retailer, order, c, link, stats, reconcile_delay)
+        link = _create(conn, hub, retailer, order, c, link, stats, step.options.reconcile_delay)
     if link is not None and link.state == "created":
         _confirm(conn, client, link, stats)
 

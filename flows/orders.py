@@ -1,8 +1,8 @@
 """Order import, step one: read a retailer's orders for the run's windows, classify, land.
 
-`land_retailer_orders` takes plain clients and a connection, so tests can drive it
-directly; the `retailer_orders` asset in `assets/orders.py` is a thin wrapper. Step two,
-creating the hub orders exactly once, is `assets/hub_order_creation.py`.
+`land_retailer_orders` takes one `RetailerStep`, so tests can drive it directly; the
+`retailer_orders` asset in `assets/orders.py` runs it per retailer. Step two, creating
+the hub orders exactly once, is `flows/order_creation.py`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import psycopg
-
+from flows.steps import RetailerStep, StepReport
 from resources.email_templates import OrderIssue
 from resources.ledgers import orders as ledger
 from resources.ledgers.locks import store_lock
@@ -21,7 +20,7 @@ from resources.shopify import ShopifyClient
 from sync.follow_ups import complete_order
 from sync.models import RetailerOrder
 from sync.order_changes import detect_post_import_changes
-from sync.orders import DEFAULT_HOLD_WINDOW, Classification, classify_order, hub_lines
+from sync.orders import Classification, classify_order, hub_lines
 from sync.windows import lookback_window, window_query
 
 
@@ -32,6 +31,13 @@ class LandingStats:
     by_reason: dict[str, int] = field(default_factory=dict)
     quarantined: list[OrderIssue] = field(default_factory=list)  # for the alert digest
     flagged: list[OrderIssue] = field(default_factory=list)  # post-import changes, new only
+
+    def report(self) -> StepReport:
+        counts = {"orders_read": self.read, "quarantined": len(self.quarantined),
+                  "flagged_after_import": len(self.flagged)}  # fmt: skip
+        counts.update({f"status_{k}": v for k, v in sorted(self.by_status.items())})
+        counts.update({f"reason_{k}": v for k, v in sorted(self.by_reason.items())})
+        return StepReport(counts=counts, issues=self.quarantined + self.flagged)
 
 
 def read_window_orders(
@@ -78,29 +84,25 @@ def classify(
     )
 
 
-def land_retailer_orders(
-    *,
-    retailer: RetailerConfig,
-    client: ShopifyClient,
-    hub: ShopifyClient,
-    conn: psycopg.Connection,
-    windows: list[tuple[datetime, datetime]],
-    now: datetime,
-    run_id: str | None,
-    hold_window: timedelta = DEFAULT_HOLD_WINDOW,
-) -> LandingStats:
+def land_retailer_orders(step: RetailerStep) -> StepReport:
     """Read, classify and land a retailer's orders; flag imported ones that changed since."""
-    raw_orders = read_window_orders(client, windows, retailer.lookback_hours.orders)
+    return landing_stats(step).report()
+
+
+def landing_stats(step: RetailerStep) -> LandingStats:
+    """`land_retailer_orders` with the detailed statistics (tests read them)."""
+    retailer = step.retailer
+    raw_orders = read_window_orders(step.client, step.windows, retailer.lookback_hours.orders)
     orders = [RetailerOrder.from_graphql(raw) for raw in raw_orders]
-    variants = hub_variants_for(hub, orders, retailer.hub_location_id)
+    variants = hub_variants_for(step.hub, orders, retailer.hub_location_id)
     # Overlapping runs read from Shopify in parallel but write one at a time (no deadlock
     # between two upserts of the same rows in different orders).
-    with store_lock(conn, f"import:{retailer.key}"):
-        return _classify_and_land(conn, retailer, raw_orders, orders, variants, now,
-                                  hold_window, run_id)  # fmt: skip
+    with store_lock(step.conn, f"import:{retailer.key}"):
+        return _classify_and_land(step, raw_orders, orders, variants)
 
 
-def _classify_and_land(conn, retailer, raw_orders, orders, variants, now, hold_window, run_id):
+def _classify_and_land(step: RetailerStep, raw_orders, orders, variants) -> LandingStats:
+    conn, retailer = step.conn, step.retailer
     snapshots = ledger.import_snapshots(conn, retailer.key, [o.id for o in orders])
     stats, landed = LandingStats(read=len(orders)), []
     for raw, order in zip(raw_orders, orders, strict=True):
@@ -108,7 +110,7 @@ def _classify_and_land(conn, retailer, raw_orders, orders, variants, now, hold_w
             status, reason, message = "eligible", "imported", None
             _flag_changes(conn, retailer, order, snapshots[order.id], stats)
         else:
-            c = classify(order, retailer, variants, now, hold_window)
+            c = classify(order, retailer, variants, step.now, step.options.hold_window)
             status, reason, message = str(c.status), str(c.reason), c.message
             if status == "quarantined":
                 key = f"quarantined:order:{retailer.key}:{order.id}:{reason}"
@@ -116,7 +118,7 @@ def _classify_and_land(conn, retailer, raw_orders, orders, variants, now, hold_w
         stats.by_status[status] = stats.by_status.get(status, 0) + 1
         stats.by_reason[reason] = stats.by_reason.get(reason, 0) + 1
         landed.append(_landed(retailer, raw, order, status, reason, message))
-    ledger.land_orders(conn, landed, run_id)
+    ledger.land_orders(conn, landed, step.run_id)
     return stats
 
 

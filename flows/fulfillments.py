@@ -1,23 +1,20 @@
 """Fulfillment push, step by step: land hub shipments, then push each exactly once.
 
-Plain functions over clients and a connection (the assets in
-`assets/fulfillments.py` wrap them), so tests can drive and interrupt them.
+Plain functions over one `RetailerStep` (the assets in `assets/fulfillments.py` run
+them per retailer), so tests can drive and interrupt them.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-import psycopg
-
+from flows.steps import RetailerStep, StepReport
 from resources.email_templates import OrderIssue
 from resources.ledgers import fulfillments as ledger
 from resources.ledgers.locks import store_lock
 from resources.ledgers.orders import linked_orders
-from resources.registry import RetailerConfig
 from resources.shopify import ShopifyAmbiguousWriteError, ShopifyClient, ShopifyTransientError
 from sync.follow_ups import (
     HUB_ORDER_FULFILLMENTS_FIRST,
@@ -46,45 +43,58 @@ class PushStats:
     terminal: list[OrderIssue] = field(default_factory=list)  # newly terminal: alert once
     pending: list[str] = field(default_factory=list)
 
+    def report(self) -> StepReport:
+        counts = {
+            "hub_fulfillments": self.hub_fulfillments,
+            "fulfillments_pushed": self.pushed,
+            "fulfillments_healed": self.healed,
+            "tracking_updated": self.tracking_updated,
+            "terminal_new": len(self.terminal),
+            "left_for_next_run": len(self.pending),
+        }
+        return StepReport(counts=counts, issues=list(self.terminal), pending=list(self.pending))
 
-def land_hub_fulfillments(
-    *,
-    retailer: RetailerConfig,
-    hub: ShopifyClient,
-    conn: psycopg.Connection,
-    windows: list[tuple[datetime, datetime]],
-) -> int:
+
+def land_hub_fulfillments(step: RetailerStep) -> StepReport:
     """Land every fulfillment of this retailer's hub orders updated in the windows."""
-    links = linked_orders(conn, retailer.key)
-    landed: dict[str, ledger.LandedFulfillment] = {}
-    for start, end in windows:
+    return StepReport(counts={"hub_fulfillments_landed": landed_fulfillments(step)})
+
+
+def landed_fulfillments(step: RetailerStep) -> int:
+    """`land_hub_fulfillments` as a count (tests read it)."""
+    retailer, hub = step.retailer, step.hub
+    nodes: dict[str, dict[str, Any]] = {}
+    for start, end in step.windows:
         since, until = lookback_window(start, end, retailer.lookback_hours.fulfillments)
         query = hub_orders_query(since, until, retailer.key)
         for node in hub.paginate("fulfillments_updated_hub_orders", {"query": query}, ("orders",)):
-            link = links.get(node["id"])
-            if link is None:  # a hub order we did not make (or not recorded yet)
-                continue
-            full = complete_order(
-                node, hub.execute, fulfillments_first=HUB_ORDER_FULFILLMENTS_FIRST
+            nodes[node["id"]] = node
+    # Only the links of the hub orders just read: cost does not grow with history.
+    links = linked_orders(step.conn, retailer.key, list(nodes))
+    landed: dict[str, ledger.LandedFulfillment] = {}
+    for node in nodes.values():
+        link = links.get(node["id"])
+        if link is None:  # a hub order we did not make (or not recorded yet)
+            continue
+        full = complete_order(node, hub.execute, fulfillments_first=HUB_ORDER_FULFILLMENTS_FIRST)
+        for raw, f in zip(
+            full.get("fulfillments") or [],
+            HubOrder.from_graphql(full).fulfillments,
+            strict=True,
+        ):
+            landed[f.id] = ledger.LandedFulfillment(
+                hub_fulfillment_gid=f.id,
+                hub_order_gid=node["id"],
+                retailer=retailer.key,
+                retailer_order_gid=link["retailer_order_gid"],
+                status=f.status,
+                created_at=f.created_at,
+                updated_at=f.updated_at,
+                tracking=[t.model_dump() for t in f.tracking],
+                lines=[{"sku": ln.sku, "quantity": ln.quantity} for ln in f.lines],
+                raw=raw,
             )
-            for raw, f in zip(
-                full.get("fulfillments") or [],
-                HubOrder.from_graphql(full).fulfillments,
-                strict=True,
-            ):
-                landed[f.id] = ledger.LandedFulfillment(
-                    hub_fulfillment_gid=f.id,
-                    hub_order_gid=node["id"],
-                    retailer=retailer.key,
-                    retailer_order_gid=link["retailer_order_gid"],
-                    status=f.status,
-                    created_at=f.created_at,
-                    updated_at=f.updated_at,
-                    tracking=[t.model_dump() for t in f.tracking],
-                    lines=[{"sku": ln.sku, "quantity": ln.quantity} for ln in f.lines],
-                    raw=raw,
-                )
-    return ledger.land_fulfillments(conn, landed.values())
+    return ledger.land_fulfillments(step.conn, landed.values())
 
 
 def read_retailer_order(client: ShopifyClient, order_gid: str) -> tuple[RetailerOrder, dict]:
@@ -98,51 +108,30 @@ def read_retailer_order(client: ShopifyClient, order_gid: str) -> tuple[Retailer
     return RetailerOrder.from_graphql(full), full
 
 
-def push_retailer_fulfillments(
-    *,
-    retailer: RetailerConfig,
-    client: ShopifyClient,
-    conn: psycopg.Connection,
-    windows: list[tuple[datetime, datetime]],
-    run_id: str | None,
-    notify_customer: bool = True,
-    reconcile_delay: float = 1.0,
-) -> PushStats:
+def push_retailer_fulfillments(step: RetailerStep) -> StepReport:
     """Create each landed, unpushed hub shipment at the retailer exactly once (F1–F6)."""
-    stats = PushStats()
-    since = min(s for s, _ in windows)
-    since = lookback_window(
-        since, max(e for _, e in windows), retailer.lookback_hours.fulfillments
-    )[0]
-    until = max(e for _, e in windows)
+    return push_stats(step).report()
+
+
+def push_stats(step: RetailerStep) -> PushStats:
+    """`push_retailer_fulfillments` with the detailed statistics (tests read them)."""
+    stats, retailer, conn = PushStats(), step.retailer, step.conn
+    since, until = step.span(retailer.lookback_hours.fulfillments)
     with store_lock(conn, f"push:{retailer.key}"):
         todo = ledger.fulfillments_to_push(conn, retailer.key, since, until)
         stats.hub_fulfillments = len(todo)
-        by_order: dict[str, list[dict[str, Any]]] = {}
         for row in todo:
-            by_order.setdefault(row["retailer_order_gid"], []).append(row)
-        for order_gid, rows in by_order.items():
-            for row in rows:
-                try:
-                    _push_one(conn, client, retailer, order_gid, row, stats, run_id,
-                              notify_customer, reconcile_delay)  # fmt: skip
-                except ShopifyTransientError as exc:  # retries exhausted: the batch goes on
-                    ledger.record_attempt_error(conn, row["hub_fulfillment_gid"], str(exc))
-                    stats.pending.append(f"hub fulfillment {row['hub_fulfillment_gid']}: {exc}")
+            try:
+                _push_one(step, row["retailer_order_gid"], row, stats)
+            except ShopifyTransientError as exc:  # retries exhausted: the batch goes on
+                ledger.record_attempt_error(conn, row["hub_fulfillment_gid"], str(exc))
+                stats.pending.append(f"hub fulfillment {row['hub_fulfillment_gid']}: {exc}")
     return stats
 
 
-def _linked_elsewhere(conn, order_gid: str, hub_fulfillment_gid: str) -> list[str]:
-    rows = conn.execute(
-        "SELECT retailer_fulfillment_gid FROM shopsync.fulfillment_links WHERE"
-        " retailer_order_gid = %s AND hub_fulfillment_gid <> %s"
-        " AND retailer_fulfillment_gid IS NOT NULL",
-        (order_gid, hub_fulfillment_gid),
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
-def _push_one(conn, client, retailer, order_gid, row, stats, run_id, notify, delay) -> None:
+def _push_one(step: RetailerStep, order_gid: str, row, stats: PushStats) -> None:
+    conn, client, retailer, run_id = step.conn, step.client, step.retailer, step.run_id
+    notify, delay = step.options.notify_customer, step.options.reconcile_delay
     hub_f = HubFulfillment.from_graphql(row["raw"])
     if row["state"] == "created":
         _update_tracking(conn, client, hub_f, stats)
@@ -155,7 +144,7 @@ def _push_one(conn, client, retailer, order_gid, row, stats, run_id, notify, del
             order,
             hub_location_id=retailer.hub_location_id,
             notify_customer=notify,
-            exclude_ids=_linked_elsewhere(conn, order_gid, hub_f.id),
+            exclude_ids=ledger.linked_elsewhere(conn, order_gid, hub_f.id),
         )
         tracking = [t.model_dump() for t in hub_f.tracking]
         lines = [{"sku": ln.sku, "quantity": ln.quantity} for ln in plan.lines]
@@ -198,11 +187,7 @@ def _issue(retailer, hub_f, order, reason: str, message: str) -> OrderIssue:
 
 def _update_tracking(conn, client, hub_f: HubFulfillment, stats: PushStats) -> None:
     """F5: tracking added or corrected at the hub is sent as an update, not a new fulfillment."""
-    link_gid = conn.execute(
-        "SELECT retailer_fulfillment_gid, retailer_order_gid FROM shopsync.fulfillment_links"
-        " WHERE hub_fulfillment_gid = %s",
-        (hub_f.id,),
-    ).fetchone()
+    link_gid = ledger.pushed_link(conn, hub_f.id)
     order, _ = read_retailer_order(client, link_gid[1])
     existing = next((f for f in order.fulfillments if f.id == link_gid[0]), None)
     tracking = [t.model_dump() for t in hub_f.tracking]

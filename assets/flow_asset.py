@@ -1,0 +1,196 @@
+"""One Dagster step per flow: every retailer of the run through the flow's steps.
+
+The flow's assets (`retailer_orders` → `hub_orders`, `hub_fulfillments` →
+`retailer_fulfillments`) are one multi-asset, so a run is one step in one process
+whatever it covers: a scheduled tick over every retailer, a backfill range, or one
+partition from the asset page (which therefore always brings its upstream asset).
+`flows.runner` does the work per retailer in isolation; this module says in
+Dagster's terms what happened:
+
+- each finished step of each retailer is a materialization of that asset on each of
+  the retailer's partitions in the run, with that retailer's figures (labelled: the
+  figures cover the retailer's whole span in the run, not one hour alone);
+- each check verdict is an evaluation on each of those partitions;
+- a retailer that failed gets no materialization from the failed step on; the run
+  then fails, so Dagster shows exactly those partitions failed (it marks a planned
+  partition failed when its run fails without materializing it), and one alert
+  names the retailer.
+"""
+
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from assets.partitions import keys_by_retailer, retailer_windows
+from flows.alerts import alert_issues, alert_retailer_failure
+from flows.runner import (
+    FlowPlan,
+    FlowStep,
+    RetailerOutcome,
+    RetailersFailedError,
+    StepFunction,
+    run_flow,
+)
+from flows.steps import FlowOptions
+from flows.verdicts import CheckVerdict
+from resources.email import EmailResource
+from resources.ledgers.api_calls import step_costs
+from resources.postgres import PostgresResource
+from resources.registry import Registry, RegistryResource
+from resources.shopify import PostgresCallRecorder, ShopifyResource
+
+_NO_COST = {"api_calls": 0, "api_cost_points": 0, "api_throttled": 0}
+
+
+class FlowConfig(dg.Config):
+    """Run config of a flow (the defaults are what the schedules use)."""
+
+    hold_window_minutes: float = 2.0
+    notify_customer: bool = True
+    max_parallel_retailers: int = 4
+
+
+class BlockingChecksFailedError(RuntimeError):
+    """A blocking check failed for some retailers; the email names check and partition."""
+
+
+@dataclass(frozen=True)
+class FlowAssetStep:
+    """One asset of a flow and the step function that materializes it for a retailer."""
+
+    name: str
+    description: str
+    run: StepFunction
+    alert_title: str | None = None  # digest title of the issues it reports
+
+
+def build_flow_asset(
+    flow: str,
+    steps: Sequence[FlowAssetStep],
+    partitions_def: dg.PartitionsDefinition,
+    verify: Callable | None = None,
+) -> dg.AssetsDefinition:
+    """The multi-asset of `flow`: its steps in order, partitioned retailer × hour."""
+    specs, previous = [], []
+    for step in steps:
+        specs.append(
+            dg.AssetSpec(
+                step.name,
+                description=step.description,
+                deps=previous,
+                group_name=flow,
+                kinds={"shopify", "postgres"},
+                skippable=True,
+            )  # fmt: skip
+        )
+        previous = [step.name]
+
+    @dg.multi_asset(
+        name=f"{flow}_flow",
+        specs=specs,
+        partitions_def=partitions_def,
+        can_subset=False,
+        # One run per contiguous range of partitions (never one run per hour).
+        backfill_policy=dg.BackfillPolicy.single_run(),
+    )
+    def _flow(
+        context: dg.AssetExecutionContext,
+        config: FlowConfig,
+        registry: RegistryResource,
+        shopify: ShopifyResource,
+        postgres: PostgresResource,
+        email: EmailResource,
+    ):
+        reg = registry.get()
+        keys = keys_by_retailer(list(context.partition_keys))
+        recorder = PostgresCallRecorder(postgres.get_connection)
+        plan = FlowPlan(
+            flow=flow,
+            steps=[FlowStep(s.name, s.run) for s in steps],
+            windows=retailer_windows(list(context.partition_keys)),
+            registry=reg, shopify=shopify, postgres=postgres, recorder=recorder,
+            run_id=context.run.run_id, now=datetime.now(UTC),
+            options=FlowOptions(hold_window=timedelta(minutes=config.hold_window_minutes),
+                                notify_customer=config.notify_customer),
+            max_parallel=config.max_parallel_retailers, log=context.log, verify=verify,
+        )  # fmt: skip
+        try:
+            outcomes = run_flow(plan)
+        finally:
+            recorder.close()
+        blocking_failed = _report(context, flow, steps, reg, email, postgres, outcomes, keys)
+        failed = [o for o in outcomes if o.failed]
+        if failed:
+            raise RetailersFailedError(flow, failed, len(outcomes))
+        if blocking_failed:
+            raise BlockingChecksFailedError(
+                f"{flow}: blocking checks failed for {', '.join(sorted(blocking_failed))}"
+            )
+        yield from ()
+
+    return _flow
+
+
+def _report(context, flow, steps, reg: Registry, email, postgres, outcomes, keys) -> set[str]:
+    """Materializations, check evaluations and alerts for every retailer of the run;
+    returns the retailers with a failed blocking check."""
+    titles = {s.name: s.alert_title for s in steps}
+    blocking_failed: set[str] = set()
+    with postgres.get_connection() as conn:
+        costs = step_costs(conn, context.run.run_id)
+        for outcome in outcomes:
+            partitions = keys[outcome.retailer]
+            scope = f"retailer '{outcome.retailer}' over the {len(partitions)} hour(s) of this run"
+            for name, report in outcome.reports.items():
+                title = titles[name] or name
+                queued = (
+                    alert_issues(
+                        context.log, email, reg, conn, outcome.retailer, report.issues, title
+                    )
+                    if report.issues
+                    else 0
+                )
+                for message in report.pending:
+                    context.log.warning(message)
+                metadata = {**report.counts, **costs.get((name, outcome.retailer), _NO_COST),
+                            "alerts_queued": queued, "figures_cover": scope}  # fmt: skip
+                for key in partitions:
+                    context.log_event(
+                        dg.AssetMaterialization(name, partition=key, metadata=metadata)
+                    )
+            for verdict in outcome.verified or []:
+                _log_verdict(context, verdict, partitions, scope)
+                if verdict.blocking and not verdict.passed:
+                    blocking_failed.add(outcome.retailer)
+            if outcome.failed:
+                _alert_failure(context, flow, reg, email, outcome, partitions)
+    return blocking_failed
+
+
+def _log_verdict(context, verdict: CheckVerdict, partitions: list[str], scope: str) -> None:
+    severity = dg.AssetCheckSeverity.WARN if verdict.warn_only else dg.AssetCheckSeverity.ERROR
+    for key in partitions:
+        context.log_event(
+            dg.AssetCheckEvaluation(
+                asset_key=dg.AssetKey(verdict.asset),
+                check_name=verdict.check,
+                passed=verdict.passed,
+                metadata={**verdict.metadata, "judged": scope},
+                severity=severity,
+                blocking=verdict.blocking,
+                partition=key,
+            )
+        )
+
+
+def _alert_failure(context, flow, reg, email, outcome: RetailerOutcome, partitions) -> None:
+    hours = sorted(k.split("|", 1)[0] for k in partitions)
+    where = f"retailer '{outcome.retailer}', hours {hours[0]} … {hours[-1]}"
+    alert_retailer_failure(
+        email, reg, job=context.run.job_name, run_id=context.run.run_id,
+        retailer=outcome.retailer, partitions=where, step=outcome.failed_step or flow,
+        error=outcome.error_head(), error_class=type(outcome.error).__name__,
+    )  # fmt: skip

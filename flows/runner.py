@@ -1,0 +1,154 @@
+"""Run one flow's steps for many retailers inside one Dagster run, each retailer isolated.
+
+A scheduled tick covers every enabled retailer in one run (a Dagster run costs
+seconds of CPU before any work, so it must not be paid per retailer-hour). Inside
+the run, retailers go through the flow's steps in a bounded thread pool: each store
+has its own API budget, the hub's is shared through the process-wide pacing of its
+endpoint. Whatever one retailer raises (a revoked token, a location that is gone,
+a transient error that outlived its retries) ends that retailer's work and is kept
+in its outcome; every other retailer goes on (FAULTS P7). The asset layer turns the
+outcomes into per-partition materializations and fails exactly the failed
+retailer's partitions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flows.steps import FlowOptions, RetailerStep, StepReport, Window
+from resources.postgres import PostgresResource
+from resources.registry import Registry
+from resources.shopify import CallRecorder, ShopifyAuthError, ShopifyResource
+
+StepFunction = Callable[[RetailerStep], StepReport]
+
+#: Errors that retrying cannot fix: the operator must act (FAULTS P10: never retried).
+FATAL_ERRORS: tuple[type[BaseException], ...] = (ShopifyAuthError, LookupError)
+
+
+@dataclass(frozen=True)
+class FlowStep:
+    """One step of a flow, named like the asset it materializes."""
+
+    name: str
+    run: StepFunction
+
+
+@dataclass
+class FlowPlan:
+    """Everything `run_flow` needs: the flow, its steps, who and which windows."""
+
+    flow: str  # "orders" | "fulfillments": the registry switch that enables it
+    steps: Sequence[FlowStep]
+    windows: dict[str, list[Window]]  # retailer key -> merged windows of the run
+    registry: Registry
+    shopify: ShopifyResource
+    postgres: PostgresResource
+    recorder: CallRecorder
+    run_id: str
+    now: datetime
+    options: FlowOptions = field(default_factory=FlowOptions)
+    max_parallel: int = 4
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("shopsync.flows"))
+    #: Run after the steps, for the retailers whose steps all succeeded (the checks).
+    verify: Callable[[RetailerStep], object] | None = None
+
+
+@dataclass
+class RetailerOutcome:
+    """What happened to one retailer: reports of the steps that finished, or the error
+    that stopped it and at which step."""
+
+    retailer: str
+    reports: dict[str, StepReport] = field(default_factory=dict)
+    error: BaseException | None = None
+    failed_step: str | None = None
+    skipped: str | None = None  # why nothing ran (flow disabled)
+    verified: object = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+    @property
+    def fatal(self) -> bool:
+        return isinstance(self.error, FATAL_ERRORS)
+
+    def error_head(self) -> str:
+        if self.error is None:
+            return ""
+        text = str(self.error).strip().splitlines()
+        return f"{type(self.error).__name__}: {text[0] if text else ''}"
+
+
+class RetailersFailedError(RuntimeError):
+    """Some retailers of a multi-retailer run failed; the others completed. The message
+    names each failed retailer, its step and error head (already alerted by the run)."""
+
+    def __init__(self, flow: str, failed: list[RetailerOutcome], total: int):
+        self.retailers = [o.retailer for o in failed]
+        lines = [f"retailer '{o.retailer}' at {o.failed_step}: {o.error_head()}" for o in failed]
+        super().__init__(
+            f"{flow}: {len(failed)} of {total} retailers failed (the others completed):\n  "
+            + "\n  ".join(lines)
+        )
+
+
+def run_flow(plan: FlowPlan) -> list[RetailerOutcome]:
+    """Each retailer of the plan through every step, at most `max_parallel` at a time."""
+    keys = sorted(plan.windows)
+    if not keys:
+        return []
+    workers = max(1, min(plan.max_parallel, len(keys)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{plan.flow}") as pool:
+        return list(pool.map(lambda key: _run_retailer(plan, key), keys))
+
+
+def _run_retailer(plan: FlowPlan, key: str) -> RetailerOutcome:
+    outcome = RetailerOutcome(key)
+    try:
+        retailer = plan.registry.retailer(key)
+    except KeyError:
+        outcome.error = LookupError(
+            f"retailer '{key}' is not in the registry (known: {plan.registry.store_keys()[1:]}); "
+            "its partition was added by hand and the registry sensor will remove it. "
+            "Add the retailer to the registry to sync it."
+        )
+        outcome.failed_step = plan.steps[0].name
+        return outcome
+    if not getattr(retailer.flows, plan.flow):
+        outcome.skipped = f"the {plan.flow} flow is disabled for '{key}' in the registry"
+        plan.log.info(outcome.skipped)
+        return outcome
+    with ExitStack() as stack:
+        try:
+            conn = stack.enter_context(plan.postgres.get_connection())
+            opened = dict(run_id=plan.run_id, recorder=plan.recorder)
+            step = RetailerStep(
+                retailer=retailer,
+                client=stack.enter_context(plan.shopify.get_client(key, **opened)),
+                hub=stack.enter_context(plan.shopify.get_client("hub", **opened)),
+                conn=conn,
+                windows=plan.windows[key],
+                run_id=plan.run_id,
+                now=plan.now,
+                options=plan.options,
+                log=plan.log,
+            )
+            for flow_step in plan.steps:
+                outcome.failed_step = flow_step.name
+                outcome.reports[flow_step.name] = flow_step.run(step.at_step(flow_step.name))
+            outcome.failed_step = None
+            if plan.verify is not None:
+                outcome.verified = plan.verify(step.at_step("checks"))
+        except Exception as exc:  # isolation: this retailer stops, the others go on
+            outcome.error = exc
+            outcome.failed_step = outcome.failed_step or "checks"
+            plan.log.error("retailer '%s' failed at %s: %s", key, outcome.failed_step,
+                           outcome.error_head())  # fmt: skip
+    return outcome

@@ -1,0 +1,76 @@
+"""The one typed parameter object every flow step takes, and what a step reports back.
+
+A step works for one retailer over the run's windows: its clients, a warehouse
+connection of its own (steps of different retailers run in parallel threads), the
+run it belongs to and the moment the run started. Flow options (hold window,
+customer notification, reconcile delay) ride along so a step never takes ten
+positional arguments.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import psycopg
+
+from resources.email_templates import OrderIssue
+from resources.registry import RetailerConfig
+from resources.shopify import ShopifyClient
+from sync.orders import DEFAULT_HOLD_WINDOW
+
+Window = tuple[datetime, datetime]
+
+
+@dataclass(frozen=True)
+class FlowOptions:
+    """Knobs of the order and fulfillment steps (asset config in production)."""
+
+    hold_window: timedelta = DEFAULT_HOLD_WINDOW
+    notify_customer: bool = True
+    #: Seconds to wait before re-reading after an ambiguous write (search and reads lag).
+    reconcile_delay: float = 1.0
+
+
+@dataclass
+class RetailerStep:
+    """One retailer's share of a run: config, clients, connection, windows, run."""
+
+    retailer: RetailerConfig
+    client: ShopifyClient  # the retailer's store
+    hub: ShopifyClient
+    conn: psycopg.Connection
+    windows: list[Window]
+    run_id: str | None
+    now: datetime
+    options: FlowOptions = field(default_factory=FlowOptions)
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("shopsync.flows"))
+
+    @property
+    def key(self) -> str:
+        return self.retailer.key
+
+    def span(self, lookback_hours: int = 0) -> Window:
+        """[first start − lookback, last end) of the run's windows."""
+        start = min(s for s, _ in self.windows) - timedelta(hours=lookback_hours)
+        return start, max(e for _, e in self.windows)
+
+    def at_step(self, name: str) -> RetailerStep:
+        """Label the clients' next calls with the step (per-step cost in `api_calls`)."""
+        for client in (self.client, self.hub):
+            client.step, client.on_behalf_of = name, self.key
+        return self
+
+
+@dataclass
+class StepReport:
+    """What one step did for one retailer: counts for metadata, issues to alert on once,
+    and messages about work left for the next run."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    issues: list[OrderIssue] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+
+    def add(self, key: str, n: int = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
