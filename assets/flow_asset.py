@@ -17,7 +17,6 @@ Dagster's terms what happened:
   names the retailer.
 """
 
-
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta

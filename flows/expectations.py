@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,11 @@ class Verdict:
 
     def metadata(self) -> dict[str, Any]:
         return {"failed_expectations": self.failures, "unexpected_values": self.unexpected}
+
+
+#: GE's ephemeral context is shared and not thread-safe: retailers of one run verify in
+#: parallel threads, so validations take turns (each is milliseconds).
+_GE_LOCK = threading.RLock()
 
 
 @functools.cache
@@ -60,7 +66,7 @@ def validate(frame: pd.DataFrame, suite_name: str, suite: list[Any]) -> Verdict:
         return Verdict(success=True)
     import great_expectations as gx
 
-    with warnings.catch_warnings():
+    with _GE_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
         result = batch.validate(gx.ExpectationSuite(name=suite_name, expectations=suite))

@@ -90,7 +90,11 @@ class DemoCycle:
         )
         if not result.success:
             self.say(f"{job} FAILED (run {result.run_id}); see `./dev ui`")
-        evaluations = result.get_asset_check_evaluations()
+        evaluations = [
+            e.event_specific_data
+            for e in result.all_events
+            if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        ]
         judged = {
             (e.check_name, e.partition.split("|")[1] if e.partition else ""): e for e in evaluations
         }
