@@ -42,8 +42,8 @@ import dagster as dg
 import psycopg
 import yaml
 
+from assets.partitions import partition_key, retailers_partitions_name
 from pipelines.demo import DEMO_SCENARIO, fresh_database
-from pipelines.partitions import partition_key
 from resources.registry import load_registry
 from simulator import Simulator
 from sync.audit import audit_stores
@@ -111,7 +111,7 @@ def measure(label: str, args: argparse.Namespace, db_url: str) -> dict[str, Any]
     hub, shop = registry.hub.shop_domain, retailer.shop_domain
     try:
         with dg.instance_for_test() as instance:
-            instance.add_dynamic_partitions("retailers", [retailer.key])
+            instance.add_dynamic_partitions(retailers_partitions_name("orders"), [retailer.key])
             # Warm-up on an empty hour a month back: imports (Dagster, Great Expectations)
             # are paid once here, so both approaches are timed in a warm process.
             warm = ranges[0][0] - timedelta(days=30)

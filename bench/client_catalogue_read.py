@@ -21,8 +21,8 @@ from pathlib import Path
 
 import yaml
 
-from resources.shopify import MemoryCallRecorder, ScaledClock, ShopifyResource, load_operation
 from resources.registry import RegistryResource
+from resources.shopify import MemoryCallRecorder, ScaledClock, ShopifyResource, load_operation
 from simulator import Simulator
 
 DOMAIN = "bench-retailer.myshopify.com"
@@ -131,8 +131,8 @@ def main() -> None:
     os.environ[TOKEN_ENV] = "shpat_bench"
     try:
         with tempfile.TemporaryDirectory() as folder:
-            resource = ShopifyResource(registry=RegistryResource(path=str(registry(Path(folder)))), base_url=base,
-                                       api_version="2025-01")  # fmt: skip
+            registry_file = RegistryResource(path=str(registry(Path(folder))))
+            resource = ShopifyResource(registry=registry_file, base_url=base, api_version="2025-01")
             results = [measure(sim, resource, op, args.time_scale) for op in READS]
     finally:
         sim.stop()

@@ -7,7 +7,6 @@ the same checks visible in the UI and runnable on their own for one partition
 partition's retailer and hour, through the same resources.
 """
 
-import warnings
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 

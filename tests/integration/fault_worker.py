@@ -4,7 +4,7 @@ own process, so a test can SIGKILL it mid-partition (FAULTS O1, F4, P4).
 The environment is the test's: `SHOPSYNC_SHOPIFY_BASE_URL` (the simulator), the store
 tokens named by the registry, `SHOPSYNC_DATABASE_URL`. Two ways to run:
 
-- `--mode functions`: `land_retailer_orders` + `create_hub_orders` (or the fulfillment pair),
+- `--mode functions`: the orders flow's two steps (or the fulfillment pair) on one `RetailerStep`,
   the plain entry points the assets wrap;
 - `--mode job`: the real Dagster `orders_job` / `fulfillments_job` in process, over the
   retailer's partitions of the last `--hours` hours.
@@ -59,9 +59,10 @@ def install_mutation_hooks(slow: float, kill_after: tuple[str, int] | None) -> N
 def run_functions(args: argparse.Namespace) -> dict[str, Any]:
     import psycopg
 
-    from assets.fulfillment_push import land_hub_fulfillments, push_retailer_fulfillments
-    from assets.hub_order_creation import create_hub_orders
-    from assets.order_import import land_retailer_orders
+    from flows.fulfillments import landed_fulfillments, push_stats
+    from flows.order_creation import creation_stats
+    from flows.orders import landing_stats
+    from flows.steps import FlowOptions, RetailerStep
     from resources.registry import load_registry
     from resources.shopify import ShopifyResource
 
@@ -79,25 +80,24 @@ def run_functions(args: argparse.Namespace) -> dict[str, Any]:
         shopify.get_client(retailer.key, run_id=run_id) as client,
         shopify.get_client("hub", run_id=run_id) as hub,
     ):
-        if args.flow == "orders":
-            common = dict(retailer=retailer, client=client, hub=hub, conn=conn, windows=windows,
-                          now=now, run_id=run_id, hold_window=timedelta(0))  # fmt: skip
-            landed = land_retailer_orders(**common)
-            created = create_hub_orders(**common, reconcile_delay=0.1)
-            return {"landed": asdict(landed), "created": asdict(created)}
-        landed_n = land_hub_fulfillments(retailer=retailer, hub=hub, conn=conn, windows=windows)
-        pushed = push_retailer_fulfillments(
-            retailer=retailer, client=client, conn=conn, windows=windows, run_id=run_id,
-            reconcile_delay=0.1,
+        step = RetailerStep(
+            retailer=retailer, client=client, hub=hub, conn=conn, windows=windows, run_id=run_id,
+            now=now, options=FlowOptions(hold_window=timedelta(0), reconcile_delay=0.1),
         )  # fmt: skip
+        if args.flow == "orders":
+            landed = landing_stats(step)
+            created = creation_stats(step)
+            return {"landed": asdict(landed), "created": asdict(created)}
+        landed_n = landed_fulfillments(step)
+        pushed = push_stats(step)
         return {"landed": landed_n, "pushed": asdict(pushed)}
 
 
 def run_job(args: argparse.Namespace) -> dict[str, Any]:
     import dagster as dg
 
+    from assets.partitions import partition_key, retailers_partitions_name
     from pipelines.definitions import defs
-    from pipelines.partitions import partition_key
 
     hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     first = hour - timedelta(hours=args.hours - 1)
@@ -107,11 +107,10 @@ def run_job(args: argparse.Namespace) -> dict[str, Any]:
     }
     ops: dict[str, Any] = {}
     if args.flow == "orders":
-        hold = {"config": {"hold_window_minutes": 0.0}}
-        ops = {"retailer_orders": hold, "hub_orders": hold}
+        ops = {"orders_flow": {"config": {"hold_window_minutes": 0.0}}}
     run_config = {"ops": ops, "loggers": {"console": {"config": {"log_level": "ERROR"}}}}
     with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions("retailers", [args.retailer])
+        instance.add_dynamic_partitions(retailers_partitions_name(args.flow), [args.retailer])
         result = defs.resolve_job_def(JOBS[args.flow]).execute_in_process(
             instance=instance, tags=tags, run_config=run_config, raise_on_error=False
         )

@@ -13,30 +13,33 @@ import dagster as dg
 import psycopg
 import pytest
 
+from assets.partitions import partition_key, retailer_hourly_partitions, retailers_partitions_name
 from pipelines.alerts import (
     daily_summary_job,
     failed_blocking_check_sensor,
     run_failure_alert_sensor,
 )
-from pipelines.partitions import partition_key, retailer_hourly_partitions
 from resources.email import EmailResource
 from resources.postgres import PostgresResource
-from resources.registry import RegistryResource
+from resources.registry import DEFAULT_PARTITIONS_START, RegistryResource
 
 pytestmark = pytest.mark.integration
 
 TOKEN = "canary-epic-token-4e1d"  # noqa: S105 - a canary, not a credential
 OPS = "ops@greenhouse-hub.example"
 EPIC = "wholesale@epic-gardening.example"
-PARTITION = partition_key("epic-gardening", datetime(2026, 10, 1, 5, tzinfo=UTC))
+PARTITION = partition_key("epic-gardening", datetime(2026, 11, 25, 5, tzinfo=UTC))
 
 
-@dg.asset(partitions_def=retailer_hourly_partitions)
+PARTITIONS = retailer_hourly_partitions("orders", DEFAULT_PARTITIONS_START)
+
+
+@dg.asset(partitions_def=PARTITIONS)
 def exploding_orders() -> None:
     raise RuntimeError(f"<b>boom</b> with token {TOKEN}\nsecond line")
 
 
-@dg.asset(partitions_def=retailer_hourly_partitions)
+@dg.asset(partitions_def=PARTITIONS)
 def checked_orders() -> None:
     pass
 
@@ -70,7 +73,7 @@ def resources(postgres: PostgresResource, monkeypatch) -> dict[str, object]:
 @pytest.fixture
 def instance() -> Iterator[dg.DagsterInstance]:
     with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions("retailers", ["epic-gardening"])
+        instance.add_dynamic_partitions(retailers_partitions_name("orders"), ["epic-gardening"])
         yield instance
 
 

@@ -19,9 +19,7 @@ CLEAN = {"unpaid": 0, "cancelled": 0, "hubless_sku": 0, "other_location": 0,
          "no_shipping_address": 0}  # fmt: skip
 
 
-NO_HOLD = {
-    step: {"config": {"hold_window_minutes": 0}} for step in ("retailer_orders", "hub_orders")
-}
+NO_HOLD = {"orders_flow": {"config": {"hold_window_minutes": 0}}}
 
 
 def _evaluations(result) -> dict:

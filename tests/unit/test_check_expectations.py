@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from checks.expectations import expectations, validate
+from flows.expectations import expectations, validate
 
 
 def test_duplicates_and_nulls_fail_with_the_offending_values():
