@@ -90,10 +90,12 @@ class DemoCycle:
         )
         if not result.success:
             self.say(f"{job} FAILED (run {result.run_id}); see `./dev ui`")
+        # The stored log: a failed step's result does not list what it logged before failing.
         evaluations = [
-            e.event_specific_data
-            for e in result.all_events
-            if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+            entry.dagster_event.event_specific_data
+            for entry in self.instance.all_logs(
+                result.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+            )
         ]
         judged = {
             (e.check_name, e.partition.split("|")[1] if e.partition else ""): e for e in evaluations
@@ -104,8 +106,10 @@ class DemoCycle:
                 self.checks_failed += 1
                 self.say(f"check {name} FAILED for {retailer}")
         meta: dict[str, dict[str, Any]] = {}
-        for event in result.get_asset_materialization_events():
-            materialization = event.materialization
+        for entry in self.instance.all_logs(
+            result.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+        ):
+            materialization = entry.dagster_event.event_specific_data.materialization
             retailer = str(materialization.partition).split("|")[1]
             meta.setdefault(retailer, {}).update(
                 {k: v.value for k, v in materialization.metadata.items()}

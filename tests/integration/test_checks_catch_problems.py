@@ -11,6 +11,7 @@ import time
 import pytest
 
 from sync.order_keys import source_key
+from tests.fixtures.flows import check_evaluations
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +24,7 @@ NO_HOLD = {"orders_flow": {"config": {"hold_window_minutes": 0}}}
 
 
 def _evaluations(result) -> dict:
-    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+    return check_evaluations(result)
 
 
 def test_rogue_duplicate_hub_order_fails_the_blocking_check(flow):

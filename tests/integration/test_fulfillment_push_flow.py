@@ -27,7 +27,7 @@ from flow_builders import (
 
 from sync.fulfillments import hub_orders_query
 from sync.windows import lookback_window
-from tests.fixtures.flows import RETAILERS
+from tests.fixtures.flows import RETAILERS, check_evaluations
 
 pytestmark = pytest.mark.integration
 
@@ -204,7 +204,7 @@ def test_full_cycle_through_dagster_jobs_pushes_a_late_shipment(flow):
     now = datetime.now(UTC)
     orders_run = flow.run_job("orders_job", key, now)
     assert orders_run.success
-    checks = {e.check_name: e for e in orders_run.get_asset_check_evaluations()}
+    checks = check_evaluations(orders_run)
     for name in ORDER_CHECKS:
         assert checks[name].passed, name
     # the old order is read again (tagging it as imported moved its updated_at), not re-made
@@ -220,7 +220,7 @@ def test_full_cycle_through_dagster_jobs_pushes_a_late_shipment(flow):
 
     push_run = flow.run_job("fulfillments_job", key, datetime.now(UTC))
     assert push_run.success
-    checks = {e.check_name: e for e in push_run.get_asset_check_evaluations()}
+    checks = check_evaluations(push_run)
     for name in ("hub_shipments_are_pushed", "retailer_fulfillments_are_unique"):
         assert checks[name].passed, name
     assert checks["hub_shipments_are_pushed"].metadata["by_state"].value == {"created": 4}

@@ -23,7 +23,7 @@ from flow_builders import (
     order_flags,
 )
 
-from tests.fixtures.flows import RETAILERS
+from tests.fixtures.flows import RETAILERS, check_evaluations
 
 pytestmark = pytest.mark.integration
 
@@ -208,7 +208,7 @@ def test_reasons_and_changes_after_import_are_landed_and_reported_by_orders_job(
     assert shop.hubless_sku() in rows[cases[("quarantined", "sku_unknown")].id][2]
     assert d in rows[cases[("quarantined", "sku_ambiguous")].id][2]
 
-    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    evaluations = check_evaluations(result)
     attention = evaluations["retailer_orders_need_no_attention"]
     counts = attention.metadata["by_status_and_reason"].value
     assert counts == {
