@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from resources.registry import RegistryResource
 from resources.shopify import ShopifyResource
 
 HUB = "hub.myshopify.com"
@@ -44,7 +45,7 @@ def write_registry(
 
 def resource_for(base_url: str, registry: Path, **overrides) -> ShopifyResource:
     settings = {
-        "registry_path": str(registry),
+        "registry": RegistryResource(path=str(registry)),
         "base_url": base_url,
         "api_version": "2025-01",
         "read_timeout_seconds": 2.0,
