@@ -565,11 +565,13 @@ def run_flows(case: Case, home: Path) -> list[dict[str, Any]]:
 
 
 @contextmanager
-def case_environment(env: dict[str, str], log: Path) -> Iterator[None]:
-    """Environment variables of the case, and fds 1 and 2 to its log file: the code server
-    and the run workers inherit both (their console logs would drown the report)."""
-    saved_env = {k: os.environ.get(k) for k in env}
+def case_environment(env: dict[str, str], cwd: Path, log: Path) -> Iterator[None]:
+    """Environment variables and working directory of the case (workspace.yaml's
+    `working_directory: .` is the process's), and fds 1 and 2 to its log file: the code
+    server and the run workers inherit all three (their console logs would drown the report)."""
+    saved_env, saved_cwd = {k: os.environ.get(k) for k in env}, os.getcwd()
     os.environ.update(env)
+    os.chdir(cwd)
     sys.stdout.flush()
     sys.stderr.flush()
     saved_fds = os.dup(1), os.dup(2)
@@ -584,6 +586,7 @@ def case_environment(env: dict[str, str], log: Path) -> Iterator[None]:
         for fd, saved in zip((1, 2), saved_fds, strict=True):
             os.dup2(saved, fd)
             os.close(saved)
+        os.chdir(saved_cwd)
         for key, value in saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -616,7 +619,7 @@ def run_case(shape: Shape, n: int, args: argparse.Namespace, admin: str) -> list
     case = Case(shape, retailers, registry["hub"]["shop_domain"], prepared["warehouse_url"],
                 sim, postgres_server(admin), args)  # fmt: skip
     try:
-        with case_environment(env, log):
+        with case_environment(env, shape.root, log):
             results = run_flows(case, home)
     finally:
         sim.stop()

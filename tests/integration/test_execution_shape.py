@@ -1,0 +1,97 @@
+"""One run covers many retailers, each isolated, and the UI's partition status stays true.
+
+A tick runs every retailer × the previous and current hour in one Dagster run. One
+retailer's revoked token must not cost the others their import (FAULTS P7): they
+complete in the same run, only that retailer's partitions show failed, one alert
+names it, and the daemon does not retry a deterministic failure (P10).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import psycopg
+import pytest
+from dagster._core.storage.partition_status_cache import (
+    get_and_update_asset_status_cache_value,
+)
+from dagster._daemon.auto_run_reexecution.auto_run_reexecution import should_retry
+
+from assets.partitions import partition_key
+from pipelines.alerts import run_failure_alert_sensor
+from pipelines.definitions import defs
+from pipelines.instance import dagster_config
+from pipelines.resources import build_resources
+from sync.order_keys import retailer_tag
+from tests.fixtures.flows import RETAILERS, check_evaluations, hour_floor
+
+pytestmark = pytest.mark.integration
+
+REVOKED = "nationwide-plants"
+NO_HOLD = {"orders_flow": {"config": {"hold_window_minutes": 0}}}
+CLEAN = {"unpaid": 0, "cancelled": 0, "hubless_sku": 0, "other_location": 0,
+         "no_shipping_address": 0}  # fmt: skip
+
+
+def partition_status(instance, asset: str) -> tuple[set[str], set[str]]:
+    """(materialized, failed) partitions of `asset`, as the UI computes them."""
+    pdef = defs.resolve_assets_def(asset).partitions_def
+    value = get_and_update_asset_status_cache_value(instance, dg.AssetKey(asset), pdef)
+    done = pdef.deserialize_subset(value.serialized_materialized_partition_subset)
+    failed = pdef.deserialize_subset(value.serialized_failed_partition_subset)
+    return set(done.get_partition_keys()), set(failed.get_partition_keys())
+
+
+def _outbox(url: str, kind: str) -> list[tuple[str, str]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT subject, text FROM shopsync.email_outbox WHERE kind = %s", (kind,)
+        ).fetchall()
+
+
+def test_one_retailers_revoked_token_fails_only_its_partitions(flow, monkeypatch):  # FAULTS P7
+    domains = [f"{r}.myshopify.com" for r in RETAILERS]
+    flow.sim.run_shopper(domains=domains, count=8, seed=21, mix=CLEAN)
+    monkeypatch.setenv("SHOPSYNC_TOKEN_NATIONWIDE_PLANTS", "shpat_revoked_0000")  # 401
+    time.sleep(0.6)
+    now = datetime.now(UTC)
+    hours = [hour_floor(now) - timedelta(hours=1), hour_floor(now)]
+    retries = dagster_config("x")["run_retries"]
+    with dg.instance_for_test(overrides={"run_retries": retries}) as instance:
+        result = flow.run_tick("orders_job", now, instance, ops=NO_HOLD)
+        assert not result.success  # the failed retailer's partitions must show failed
+        # Every other retailer was imported in that same run.
+        hub_orders = flow.sim.state(flow.registry.hub.shop_domain)["orders"]
+        made = {r for r in RETAILERS for o in hub_orders if retailer_tag(r) in o["tags"]}
+        expected = {r for r in RETAILERS if r != REVOKED}
+        assert made == expected
+        assert flow.audit().duplicate_hub_orders == 0
+        for asset in ("retailer_orders", "hub_orders"):
+            done, failed = partition_status(instance, asset)
+            assert failed == {str(partition_key(REVOKED, h)) for h in hours}
+            assert done == {str(partition_key(r, h)) for r in expected for h in hours}
+        # Per-partition metadata is that retailer's, labelled with what it covers.
+        for entry in instance.all_logs(
+            result.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+        ):
+            m = entry.dagster_event.event_specific_data.materialization
+            retailer = str(m.partition).split("|")[1]
+            assert retailer in m.metadata["figures_cover"].value
+        # Checks judged the retailers that completed, per partition.
+        assert check_evaluations(result)["hub_orders_are_unique"].passed
+        # One alert, naming the retailer; the run-failure sensor does not add another.
+        with dg.build_run_status_sensor_context(
+            sensor_name=run_failure_alert_sensor.name,
+            dagster_event=result.get_run_failure_event(),
+            dagster_instance=instance,
+            dagster_run=result.dagster_run,
+            resources=build_resources(),
+        ) as context:
+            run_failure_alert_sensor(context.for_run_failure())
+        [(subject, text)] = _outbox(flow.db_url, "run_failure")
+        assert REVOKED in text and "ShopifyAuthError" in text
+        assert "shpat_revoked" not in subject + text
+        # A revoked token is deterministic: the daemon does not retry the run (P10).
+        assert not should_retry(instance.get_run_by_id(result.run_id), instance)
