@@ -7,7 +7,8 @@ tokens named by the registry, `SHOPSYNC_DATABASE_URL`. Two ways to run:
 - `--mode functions`: the orders flow's two steps (or the fulfillment pair) on one `RetailerStep`,
   the plain entry points the assets wrap;
 - `--mode job`: the real Dagster `orders_job` / `fulfillments_job` in process, over the
-  retailer's partitions of the last `--hours` hours.
+  retailer's partitions of the last `--hours` hours (a range run, as a backfill launches
+  it: no retailer tag), on the instance `DAGSTER_HOME` names if set.
 
 Two test hooks wrap `ShopifyClient.mutate` (test code only, the client is untouched):
 `--slow S` sleeps S seconds before every mutation so a test can reliably kill mid-run;
@@ -109,8 +110,12 @@ def run_job(args: argparse.Namespace) -> dict[str, Any]:
     if args.flow == "orders":
         ops = {"orders_flow": {"config": {"hold_window_minutes": 0.0}}}
     run_config = {"ops": ops, "loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-    with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions(retailers_partitions_name(args.flow), [args.retailer])
+    # With DAGSTER_HOME set, the real (Postgres) instance it names; else a throw-away one.
+    opened = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.instance_for_test()
+    with opened as instance:
+        name = retailers_partitions_name(args.flow)
+        if args.retailer not in instance.get_dynamic_partitions(name):
+            instance.add_dynamic_partitions(name, [args.retailer])
         result = defs.resolve_job_def(JOBS[args.flow]).execute_in_process(
             instance=instance, tags=tags, run_config=run_config, raise_on_error=False
         )

@@ -8,12 +8,14 @@ names it, and the daemon does not retry a deterministic failure (P10).
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import psycopg
 import pytest
+import yaml
 from dagster._core.storage.partition_status_cache import (
     get_and_update_asset_status_cache_value,
 )
@@ -22,10 +24,12 @@ from dagster._daemon.auto_run_reexecution.auto_run_reexecution import should_ret
 from assets.partitions import partition_key
 from pipelines.alerts import run_failure_alert_sensor
 from pipelines.definitions import defs
-from pipelines.instance import dagster_config
+from pipelines.instance import dagster_config, sqlalchemy_psycopg2_url
 from pipelines.resources import build_resources
 from sync.order_keys import retailer_tag
+from tests.fixtures.db import create_scratch_database, drop_database
 from tests.fixtures.flows import RETAILERS, check_evaluations, hour_floor
+from tests.integration.test_exactly_once_faults import start_worker
 
 pytestmark = pytest.mark.integration
 
@@ -95,3 +99,45 @@ def test_one_retailers_revoked_token_fails_only_its_partitions(flow, monkeypatch
         assert "shpat_revoked" not in subject + text
         # A revoked token is deterministic: the daemon does not retry the run (P10).
         assert not should_retry(instance.get_run_by_id(result.run_id), instance)
+
+
+def test_fresh_instance_takes_two_concurrent_untagged_runs_of_one_retailer(
+    flow_harness_factory, tmp_path, monkeypatch
+):  # FAULTS O3, P8
+    """Two range runs of the same retailer (no retailer tag, as a Catalog backfill launches
+    them) start together on a brand-new Postgres-backed instance: no pool-row race, both
+    succeed, and the ledgers' per-store lock serialises their writes (no duplicate)."""
+    flow = flow_harness_factory()
+    retailer = "test-retail-store"
+    placed = flow.sim.run_shopper(
+        domains=[f"{retailer}.myshopify.com"], count=10, seed=31, mix=CLEAN
+    )["orders"]
+    time.sleep(0.6)
+    storage, admin = create_scratch_database("shopsync_dagster")
+    try:
+        home = tmp_path / "dagster_home"
+        home.mkdir()
+        config = dagster_config(sqlalchemy_psycopg2_url(storage))
+        (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+        monkeypatch.setenv("DAGSTER_HOME", str(home))
+        workers = [
+            start_worker("--retailer", retailer, "--mode", "job", "--slow", "0.05")
+            for _ in range(2)
+        ]
+        outcomes = [_outcome(w) for w in workers]
+        assert all(o["success"] for o in outcomes), outcomes
+        with dg.DagsterInstance.get() as instance:
+            runs = instance.get_runs()
+            assert len(runs) == 2
+            assert all("dagster/partition/retailer" not in r.tags for r in runs)
+        audit = flow.audit()
+        assert audit.duplicate_hub_orders == 0
+        assert audit.hub_orders == len(placed)
+    finally:
+        drop_database(admin, storage)
+
+
+def _outcome(proc) -> dict:
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err[-3000:]
+    return json.loads(out.strip().splitlines()[-1])
