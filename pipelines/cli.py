@@ -41,10 +41,20 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _ui(args: argparse.Namespace) -> int:
-    from pipelines.instance import prepare_dagster_home
+    from pipelines.instance import DEMO_DAGSTER_DATABASE, demo_dagster_home, prepare_dagster_home
 
     load_registry(args.registry)
-    home = prepare_dagster_home()
+    if args.demo:
+        # What the demo left: its warehouse and its own instance, so the UI shows exactly
+        # the runs whose rows these tables hold.
+        from pipelines.demo import DEMO_DATABASE
+        from resources.postgres import database_url, with_database
+
+        server = database_url()
+        home = prepare_dagster_home(demo_dagster_home(), DEMO_DAGSTER_DATABASE)
+        os.environ["SHOPSYNC_DATABASE_URL"] = with_database(server, DEMO_DATABASE)
+    else:
+        home = prepare_dagster_home()
     print(f"DAGSTER_HOME={home}; starting the Dagster UI on http://127.0.0.1:{args.port}")
     argv = [
         sys.executable,
@@ -103,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(sub)
     ui = sub.add_parser("ui", help="start the Dagster UI (dagster dev) on Postgres storage")
     ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument(
+        "--demo", action="store_true", help="open the instance and warehouse the demo wrote"
+    )
     ui.set_defaults(func=_ui)
     _add_simulator(sub)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_migrate)

@@ -35,15 +35,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def fresh_database(name: str = DEMO_DATABASE) -> str:
-    """Drop and recreate the demo database on the configured (or embedded) server."""
+def fresh_database(name: str = DEMO_DATABASE, migrate: bool = True) -> str:
+    """Drop and recreate a database on the configured (or embedded) server."""
     admin = database_url()
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     url = with_database(admin, name)
-    with psycopg.connect(url) as conn:
-        apply_migrations(conn)
+    if migrate:
+        with psycopg.connect(url) as conn:
+            apply_migrations(conn)
     return url
 
 
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from simulator import Simulator
 
     started = time.monotonic()
-    _say("starting embedded Postgres and a clean demo database")
+    _say("starting embedded Postgres and a clean demo database and Dagster instance")
     os.environ["SHOPSYNC_DATABASE_URL"] = fresh_database()
     scenario = yaml.safe_load(open(args.scenario))  # noqa: SIM115 - read once, small
     sim = Simulator(scenario, time_scale=args.time_scale)
@@ -74,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         sim.stop()
     summary["seconds"] = round(time.monotonic() - started, 1)
     print_table(summary)
+    _say("the runs, partitions and checks are in the demo's instance: ./dev ui --demo")
     if args.json:
         print(json.dumps(summary, sort_keys=True))
     ok = summary["duplicate_hub_orders"] == 0 and summary["duplicate_retailer_fulfillments"] == 0

@@ -30,9 +30,17 @@ def apply_sensor_result(instance: dg.DagsterInstance, result: dg.SensorResult) -
 class DemoCycle:
     def __init__(self, sim: Any, say: Callable[[str], None]) -> None:
         from pipelines.definitions import defs
-        from pipelines.instance import prepare_dagster_home
+        from pipelines.demo import fresh_database
+        from pipelines.instance import (
+            DEMO_DAGSTER_DATABASE,
+            demo_dagster_home,
+            prepare_dagster_home,
+        )
 
-        prepare_dagster_home()
+        # The demo's own instance, new with its warehouse: `./dev ui --demo` then shows
+        # exactly the runs and partitions whose rows the demo warehouse holds.
+        fresh_database(DEMO_DAGSTER_DATABASE, migrate=False)
+        prepare_dagster_home(demo_dagster_home(), DEMO_DAGSTER_DATABASE)
         self.sim, self.say, self.defs = sim, say, defs
         self.instance = dg.DagsterInstance.get()
         self.registry_resource = RegistryResource()
@@ -89,7 +97,7 @@ class DemoCycle:
             instance=self.instance, tags=tags, run_config=QUIET_LOGS, raise_on_error=False
         )
         if not result.success:
-            self.say(f"{job} FAILED (run {result.run_id}); see `./dev ui`")
+            self.say(f"{job} FAILED (run {result.run_id}); see `./dev ui --demo`")
         # The stored log: a failed step's result does not list what it logged before failing.
         evaluations = [
             entry.dagster_event.event_specific_data

@@ -69,11 +69,20 @@ def dagster_config(storage_url: str) -> dict:
     }  # fmt: skip
 
 
-def prepare_dagster_home(home: Path | None = None) -> Path:
-    """Write DAGSTER_HOME/dagster.yaml for the current database and export DAGSTER_HOME."""
+DEMO_DAGSTER_DATABASE = "dagster_demo"
+
+
+def demo_dagster_home() -> Path:
+    """The demo's own Dagster instance: its runs describe the demo warehouse, nothing else."""
+    return shopsync_home() / "demo" / "dagster_home"
+
+
+def prepare_dagster_home(home: Path | None = None, database: str = DAGSTER_DATABASE) -> Path:
+    """Write DAGSTER_HOME/dagster.yaml for `database` on the configured server and export
+    DAGSTER_HOME."""
     home = home or shopsync_home() / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
-    url = ensure_database(database_url(), DAGSTER_DATABASE)
+    url = ensure_database(database_url(), database)
     config = dagster_config(sqlalchemy_psycopg2_url(url))
     target = home / "dagster.yaml"
     text = yaml.safe_dump(config, sort_keys=False)
