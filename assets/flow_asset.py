@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from assets.partitions import keys_by_retailer, retailer_windows
+from assets.run_partitions import targeted_partition_keys
 from flows.alerts import alert_issues, alert_retailer_failure
 from flows.runner import (
     FlowPlan,
@@ -47,7 +48,8 @@ _NO_COST = {"api_calls": 0, "api_cost_points": 0, "api_throttled": 0}
 class FlowConfig(dg.Config):
     """Run config of a flow (the defaults are what the schedules use)."""
 
-    hold_window_minutes: float = 2.0
+    #: Override every retailer's registry `hold_window_minutes` for this run (unset: theirs).
+    hold_window_minutes: float | None = None
     notify_customer: bool = True
     max_parallel_retailers: int = 4
 
@@ -104,15 +106,16 @@ def build_flow_asset(
         email: EmailResource,
     ):
         reg = registry.get()
-        keys = keys_by_retailer(list(context.partition_keys))
+        targeted = targeted_partition_keys(context)
+        keys = keys_by_retailer(targeted)
         recorder = PostgresCallRecorder(postgres.get_connection)
         plan = FlowPlan(
             flow=flow,
             steps=[FlowStep(s.name, s.run) for s in steps],
-            windows=retailer_windows(list(context.partition_keys)),
+            windows=retailer_windows(targeted),
             registry=reg, shopify=shopify, postgres=postgres, recorder=recorder,
             run_id=context.run.run_id, now=datetime.now(UTC),
-            options=FlowOptions(hold_window=timedelta(minutes=config.hold_window_minutes),
+            options=FlowOptions(hold_window=_minutes(config.hold_window_minutes),
                                 notify_customer=config.notify_customer),
             max_parallel=config.max_parallel_retailers, log=context.log, verify=verify,
         )  # fmt: skip
@@ -131,6 +134,10 @@ def build_flow_asset(
         yield from ()
 
     return _flow
+
+
+def _minutes(value: float | None) -> timedelta | None:
+    return None if value is None else timedelta(minutes=value)
 
 
 def _report(context, flow, steps, reg: Registry, email, postgres, outcomes, keys) -> set[str]:

@@ -106,7 +106,7 @@ def _import_one(step: RetailerStep, order, row, scan, variants, stats: CreationS
         stats.healed += 1
         link = ledger.get_link(conn, retailer.key, order.id)
     if link.state == "claimed":
-        c = classify(order, retailer, variants, step.now, step.options.hold_window)
+        c = classify(order, retailer, variants, step.now, step.hold_window)
         if not c.eligible:  # changed since landing (e.g. a SKU left the hub)
             stats.pending.append(c.message)
             return

@@ -110,7 +110,7 @@ def _classify_and_land(step: RetailerStep, raw_orders, orders, variants) -> Land
             status, reason, message = "eligible", "imported", None
             _flag_changes(conn, retailer, order, snapshots[order.id], stats)
         else:
-            c = classify(order, retailer, variants, step.now, step.options.hold_window)
+            c = classify(order, retailer, variants, step.now, step.hold_window)
             status, reason, message = str(c.status), str(c.reason), c.message
             if status == "quarantined":
                 key = f"quarantined:order:{retailer.key}:{order.id}:{reason}"

@@ -18,7 +18,6 @@ import psycopg
 from resources.email_templates import OrderIssue
 from resources.registry import RetailerConfig
 from resources.shopify import ShopifyClient
-from sync.orders import DEFAULT_HOLD_WINDOW
 
 Window = tuple[datetime, datetime]
 
@@ -27,7 +26,8 @@ Window = tuple[datetime, datetime]
 class FlowOptions:
     """Knobs of the order and fulfillment steps (asset config in production)."""
 
-    hold_window: timedelta = DEFAULT_HOLD_WINDOW
+    #: Override of the retailers' `hold_window_minutes` (None: each retailer's own).
+    hold_window: timedelta | None = None
     notify_customer: bool = True
     #: Seconds to wait before re-reading after an ambiguous write (search and reads lag).
     reconcile_delay: float = 1.0
@@ -50,6 +50,13 @@ class RetailerStep:
     @property
     def key(self) -> str:
         return self.retailer.key
+
+    @property
+    def hold_window(self) -> timedelta:
+        """How long a new order waits before import (edits and cancels come in that time)."""
+        if self.options.hold_window is not None:
+            return self.options.hold_window
+        return timedelta(minutes=self.retailer.hold_window_minutes)
 
     def span(self, lookback_hours: int = 0) -> Window:
         """[first start − lookback, last end) of the run's windows."""

@@ -154,6 +154,8 @@ class RetailerConfig(StoreConfig):
     flows: Flows = Flows()
     lookback_hours: LookbackHours = LookbackHours()
     safety_stock: Annotated[int, Field(ge=0)] = 0
+    #: A new order waits this long before import, so early edits and cancels land first.
+    hold_window_minutes: Annotated[float, Field(ge=0, le=24 * 60)] = 2.0
     notify: list[str] = Field(default_factory=list)
 
     _loc = field_validator("hub_location_id")(classmethod(lambda cls, v: _location(v)))
