@@ -11,7 +11,6 @@ note, so after a crash the retailer fulfillment is matched by content. A retaile
 R (status not CANCELLED, not already linked to another hub fulfillment: `exclude_ids`) is the
 push of hub fulfillment H when R's units per SKU are non-empty and at most H's, and
 - H has tracking numbers and R has exactly the same set, or
-- the retailer order carries H's marker tag (`fulfillment_marker`, added after the push), or
 - H has no tracking numbers, R has none either, R's units equal H's exactly, and R was
   created after H.
 Reconcile hub fulfillments oldest first so that two identical untracked shipments cannot both
@@ -20,7 +19,6 @@ claim the first retailer fulfillment.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -44,7 +42,6 @@ __all__ = [
     "PlannedLine",
     "Shortfall",
     "find_existing_retailer_fulfillment",
-    "fulfillment_marker",
     "hub_orders_query",
     "plan_retailer_fulfillments",
     "tracking_changed",
@@ -52,7 +49,6 @@ __all__ = [
     "tracking_update_variables",
 ]
 
-_LEGACY = re.compile(r"/(\d+)$")
 _FINAL_HUB_STATUSES = {"SUCCESS"}
 _DEAD_HUB_STATUSES = {"CANCELLED", "ERROR", "FAILURE"}
 
@@ -63,12 +59,6 @@ def hub_orders_query(start: datetime, end: datetime, retailer_key: str) -> str:
     return window_query(
         start, end, extra_terms=[f"tag:{quote_search_value(retailer_tag(retailer_key))}"]
     )
-
-
-def fulfillment_marker(hub_fulfillment_gid: str) -> str:
-    """Tag put on the retailer order after pushing hub fulfillment `gid` (F4 evidence)."""
-    match = _LEGACY.search(hub_fulfillment_gid)
-    return f"shopsync-ff:{match.group(1) if match else hub_fulfillment_gid}"
 
 
 def tracking_input(tracking: Sequence[Tracking]) -> dict[str, Any] | None:
@@ -99,19 +89,17 @@ def find_existing_retailer_fulfillment(
     hub_fulfillment: HubFulfillment,
     retailer_fulfillments: Iterable[Fulfillment],
     *,
-    order_tags: Iterable[str] = (),
     exclude_ids: Iterable[str] = (),
 ) -> str | None:
     """GID of the retailer fulfillment that already is this hub fulfillment's push (rule in
     the module doc), else None."""
     excluded = set(exclude_ids)
-    marked = fulfillment_marker(hub_fulfillment.id) in set(order_tags)
     hub_units, hub_numbers = _units(hub_fulfillment), set(hub_fulfillment.tracking_numbers)
     best: tuple[int, str] | None = None
     for candidate in retailer_fulfillments:
         if candidate.id in excluded or candidate.status == "CANCELLED":
             continue
-        score = _match_score(hub_fulfillment, hub_units, hub_numbers, candidate, marked)
+        score = _match_score(hub_fulfillment, hub_units, hub_numbers, candidate)
         if score and (best is None or score > best[0]):
             best = (score, candidate.id)
     return best[1] if best else None
@@ -122,9 +110,8 @@ def _match_score(
     hub_units: dict[str | None, int],
     hub_numbers: set[str],
     candidate: Fulfillment,
-    marked: bool,
 ) -> int:
-    """0 = not ours; higher = stronger evidence (tracking > identical untracked > marker)."""
+    """0 = not ours; higher = stronger evidence (tracking > identical untracked)."""
     units = _units(candidate)
     if not units or any(q > hub_units.get(sku, 0) for sku, q in units.items()):
         return 0
@@ -138,8 +125,6 @@ def _match_score(
     )
     if not hub_numbers and not numbers and units == hub_units and after:
         return 3
-    if marked:
-        return 2 if units == hub_units else 1
     return 0
 
 
@@ -182,7 +167,6 @@ def plan_retailer_fulfillments(
     existing = find_existing_retailer_fulfillment(
         hub_fulfillment,
         retailer_order.fulfillments,
-        order_tags=retailer_order.tags,
         exclude_ids=exclude_ids,
     )
     if existing:

@@ -52,7 +52,7 @@ def _launch_and_finish(context, instance, params: dict) -> list[DagsterRun]:
     payload = response.data["launchPartitionBackfill"]
     assert payload["__typename"] == "LaunchBackfillSuccess", payload
     backfill_id = payload["backfillId"]
-    deadline = time.monotonic() + float(os.environ.get('BF_WAIT', 240))
+    deadline = time.monotonic() + float(os.environ.get("BF_WAIT", 240))
     while time.monotonic() < deadline:
         list(execute_backfill_iteration(context, dg.get_dagster_logger()))
         runs = instance.get_runs(RunsFilter(tags=DagsterRun.tags_for_backfill_id(backfill_id)))
@@ -109,8 +109,12 @@ def test_backfill_of_failed_partitions_heals_exactly_those(flow, monkeypatch, tm
         assert not flow.run_tick("orders_job", now, instance).success
         assert partition_status(instance, "hub_orders")[1] == set(failed_keys)
         monkeypatch.setenv("SHOPSYNC_TOKEN_NATIONWIDE_PLANTS", good_token)  # the fix
-        target = ModuleTarget(module_name="pipelines.definitions", attribute="defs",
-                              working_directory=str(PROJECT_ROOT), location_name="shopsync")  # fmt: skip
+        target = ModuleTarget(
+            module_name="pipelines.definitions",
+            attribute="defs",
+            working_directory=str(PROJECT_ROOT),
+            location_name="shopsync",
+        )
         with create_test_daemon_workspace_context(target, instance) as context:
             if path == "job_page":  # Backfill on orders_job's page: its partition set
                 params = {

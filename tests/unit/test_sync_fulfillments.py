@@ -23,7 +23,6 @@ from sync.fulfillments import (
     PlanReason,
     PlanStatus,
     find_existing_retailer_fulfillment,
-    fulfillment_marker,
     hub_orders_query,
     plan_retailer_fulfillments,
     tracking_changed,
@@ -126,15 +125,6 @@ def test_f4_crash_after_create_is_detected_by_tracking_number_match():
     assert find_existing_retailer_fulfillment(hub_ff, [other, ours]) == ours.id
     assert find_existing_retailer_fulfillment(hub_ff, [other]) is None
     assert find_existing_retailer_fulfillment(hub_ff, [ours], exclude_ids=[ours.id]) is None
-
-
-def test_f4_marker_tag_identifies_the_push_even_after_a_tracking_correction():
-    hub_ff = hub(500, [("FERN-1", 2)], [USPS])
-    ours = Fulfillment.from_graphql(fulfillment(900, [("FERN-1", 2)], tracking=[UPS]))
-    assert find_existing_retailer_fulfillment(hub_ff, [ours]) is None
-    tags = [fulfillment_marker(hub_ff.id)]
-    assert tags == ["shopsync-ff:500"]
-    assert find_existing_retailer_fulfillment(hub_ff, [ours], order_tags=tags) == ours.id
 
 
 def test_f4_untracked_shipment_matches_only_identical_lines_created_after_it():
@@ -339,11 +329,8 @@ def test_o6_full_fulfillments_list_is_reread_with_all_lines():
     assert order.fulfillments[5].order_id == node["id"]
 
 
-def test_f4_tracking_evidence_beats_the_marker_when_two_candidates_fit():
+def test_f4_tracking_evidence_picks_the_push_when_two_candidates_fit():
     hub_ff = hub(500, [("FERN-1", 2)], [UPS])
     other_push = Fulfillment.from_graphql(fulfillment(899, [("FERN-1", 1)], tracking=[USPS]))
     ours = Fulfillment.from_graphql(fulfillment(900, [("FERN-1", 2)], tracking=[UPS]))
-    tags = [fulfillment_marker(hub_ff.id)]
-    assert find_existing_retailer_fulfillment(hub_ff, [other_push, ours], order_tags=tags) == (
-        ours.id
-    )
+    assert find_existing_retailer_fulfillment(hub_ff, [other_push, ours]) == ours.id
