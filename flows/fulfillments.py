@@ -15,6 +15,7 @@ from resources.email_templates import OrderIssue
 from resources.ledgers import fulfillments as ledger
 from resources.ledgers.locks import store_lock
 from resources.ledgers.orders import linked_orders
+from resources.ledgers.states import FulfillmentLinkState as State
 from resources.shopify import ShopifyAmbiguousWriteError, ShopifyClient, ShopifyTransientError
 from sync.follow_ups import (
     HUB_ORDER_FULFILLMENTS_FIRST,
@@ -133,7 +134,7 @@ def _push_one(step: RetailerStep, order_gid: str, row, stats: PushStats) -> None
     conn, client, retailer, run_id = step.conn, step.client, step.retailer, step.run_id
     notify, delay = step.options.notify_customer, step.options.reconcile_delay
     hub_f = HubFulfillment.from_graphql(row["raw"])
-    if row["state"] == "created":
+    if row["state"] == State.CREATED:
         _update_tracking(conn, client, hub_f, stats)
         return
     link = ledger.claim(conn, hub_f.id, retailer.key, order_gid, run_id)

@@ -19,6 +19,7 @@ from flows.steps import RetailerStep, StepReport
 from resources.email_templates import OrderIssue
 from resources.ledgers import orders as ledger
 from resources.ledgers.locks import store_lock
+from resources.ledgers.states import OrderLinkState as State
 from resources.shopify import ShopifyAmbiguousWriteError, ShopifyClient, ShopifyTransientError
 from sync.models import RetailerOrder
 from sync.order_keys import find_existing_hub_order, imported_tags, source_key
@@ -101,17 +102,20 @@ def _import_one(step: RetailerStep, order, row, scan, variants, stats: CreationS
     key = source_key(retailer.key, order.id)
     link = ledger.claim(conn, retailer.key, order.id, key, step.run_id, row["raw"])
     # A claim from an earlier attempt: that attempt may have created it (O1, O2): look first.
-    if link.state == "claimed" and link.attempts > 1 and (gid := scan.find(key, link.claimed_at)):
-        ledger.record_created(conn, link, gid, None, None)
+    if (
+        link.state is State.CLAIMED
+        and link.attempts > 1
+        and (gid := scan.find(key, link.claimed_at))
+    ):
+        link = ledger.record_created(conn, link, gid, None, None)
         stats.healed += 1
-        link = ledger.get_link(conn, retailer.key, order.id)
-    if link.state == "claimed":
+    if link.state is State.CLAIMED:
         c = classify(order, retailer, variants, step.now, step.hold_window)
         if not c.eligible:  # changed since landing (e.g. a SKU left the hub)
             stats.pending.append(c.message)
             return
         link = _create(conn, hub, retailer, order, c, link, stats, step.options.reconcile_delay)
-    if link is not None and link.state == "created":
+    if link is not None and link.state is State.CREATED:
         _confirm(conn, client, link, stats)
 
 
@@ -133,9 +137,8 @@ def _create(conn, hub, retailer, order, c, link, stats, reconcile_delay):
             time.sleep(reconcile_delay * (attempt + 1))
             known = recent_hub_orders(hub, link.claimed_at - RECONCILE_MARGIN)
             if gid := find_existing_hub_order(link.source_key, known):
-                ledger.record_created(conn, link, gid, None, lines)
                 stats.healed += 1
-                return ledger.get_link(conn, link.retailer, order.id)
+                return ledger.record_created(conn, link, gid, None, lines)
             continue
         if result.user_errors:
             message = (
@@ -147,9 +150,8 @@ def _create(conn, hub, retailer, order, c, link, stats, reconcile_delay):
             stats.failed.append(OrderIssue(key, retailer.key, order.name, "hub_refused", message))
             return None
         created = (result.data.get("orderCreate") or {}).get("order") or {}
-        ledger.record_created(conn, link, created["id"], created.get("name"), lines)
         stats.created += 1
-        return ledger.get_link(conn, link.retailer, order.id)
+        return ledger.record_created(conn, link, created["id"], created.get("name"), lines)
     stats.pending.append(f"order {order.name} ({order.id}): hub order not confirmed yet")
     return None
 

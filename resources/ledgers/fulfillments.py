@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from resources.ledgers.states import FulfillmentLinkState as State
 from resources.postgres import copy_upsert
 
 HUB_FULFILLMENT_COLUMNS = (
@@ -53,7 +54,7 @@ class FulfillmentLink:
     hub_fulfillment_gid: str
     retailer: str
     retailer_order_gid: str
-    state: str
+    state: State
     retailer_fulfillment_gid: str | None
     tracking: list[dict[str, Any]] | None
     attempts: int
@@ -140,15 +141,15 @@ def claim(
         conn.execute(
             "INSERT INTO shopsync.fulfillment_links"
             " (hub_fulfillment_gid, retailer, retailer_order_gid, state, claim_run_id)"
-            " VALUES (%s, %s, %s, 'claimed', %s) ON CONFLICT DO NOTHING",
-            (hub_fulfillment_gid, retailer, retailer_order_gid, run_id),
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (hub_fulfillment_gid, retailer, retailer_order_gid, State.CLAIMED, run_id),
         )
         row = conn.execute(
             f"UPDATE shopsync.fulfillment_links SET attempts = attempts + 1"
             f" WHERE hub_fulfillment_gid = %s RETURNING {_LINK_COLUMNS}",
             (hub_fulfillment_gid,),
         ).fetchone()
-    return FulfillmentLink(*row)
+    return FulfillmentLink(*row[:3], State(row[3]), *row[4:])
 
 
 def record_created(
@@ -160,10 +161,17 @@ def record_created(
 ) -> None:
     with conn.transaction():
         conn.execute(
-            "UPDATE shopsync.fulfillment_links SET state = 'created',"
+            "UPDATE shopsync.fulfillment_links SET state = %s,"
             " retailer_fulfillment_gid = %s, tracking = %s, lines = %s, created_at = now(),"
-            " last_error = NULL WHERE hub_fulfillment_gid = %s AND state = 'claimed'",
-            (retailer_fulfillment_gid, Jsonb(tracking), Jsonb(lines), hub_fulfillment_gid),
+            " last_error = NULL WHERE hub_fulfillment_gid = %s AND state = %s",
+            (
+                State.CREATED,
+                retailer_fulfillment_gid,
+                Jsonb(tracking),
+                Jsonb(lines),
+                hub_fulfillment_gid,
+                State.CLAIMED,
+            ),  # fmt: skip
         )
 
 
@@ -173,8 +181,8 @@ def record_tracking_updated(
     with conn.transaction():
         conn.execute(
             "UPDATE shopsync.fulfillment_links SET tracking = %s, tracking_updated_at = now()"
-            " WHERE hub_fulfillment_gid = %s AND state = 'created'",
-            (Jsonb(tracking), hub_fulfillment_gid),
+            " WHERE hub_fulfillment_gid = %s AND state = %s",
+            (Jsonb(tracking), hub_fulfillment_gid, State.CREATED),
         )
 
 
@@ -184,9 +192,9 @@ def record_terminal(
     """Mark terminal; True only the first time (so the alert goes out once)."""
     with conn.transaction():
         row = conn.execute(
-            "UPDATE shopsync.fulfillment_links SET state = 'terminal', terminal_reason = %s,"
-            " message = %s WHERE hub_fulfillment_gid = %s AND state = 'claimed' RETURNING 1",
-            (reason, message, hub_fulfillment_gid),
+            "UPDATE shopsync.fulfillment_links SET state = %s, terminal_reason = %s,"
+            " message = %s WHERE hub_fulfillment_gid = %s AND state = %s RETURNING 1",
+            (State.TERMINAL, reason, message, hub_fulfillment_gid, State.CLAIMED),
         ).fetchone()
     return row is not None
 

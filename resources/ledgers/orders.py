@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from resources.ledgers.states import OrderLinkState as State
 from resources.postgres import copy_upsert
 
 ORDER_COLUMNS = (
@@ -59,10 +60,17 @@ class OrderLink:
     retailer: str
     retailer_order_gid: str
     source_key: str
-    state: str
+    state: State
     hub_order_gid: str | None
     claimed_at: datetime
     attempts: int
+
+    @classmethod
+    def of(cls, row: tuple) -> OrderLink:
+        return cls(*row[:3], State(row[3]), *row[4:])
+
+
+_LINK = "retailer, retailer_order_gid, source_key, state, hub_order_gid, claimed_at, attempts"
 
 
 def land_orders(conn: psycopg.Connection, orders: Iterable[LandedOrder], run_id: str | None) -> int:
@@ -151,20 +159,18 @@ def claim(
             INSERT INTO shopsync.order_links
                    (retailer, retailer_order_gid, source_key, state, claim_run_id,
                     source_snapshot)
-            VALUES (%s, %s, %s, 'claimed', %s, %s)
+            VALUES (%s, %s, %s, %s, %s, %s)
             ON CONFLICT (retailer, retailer_order_gid) DO NOTHING
             """,
-            (retailer, order_gid, source_key, run_id, Jsonb(snapshot)),
+            (retailer, order_gid, source_key, State.CLAIMED, run_id, Jsonb(snapshot)),
         )
         row = conn.execute(
             "UPDATE shopsync.order_links SET attempts = attempts + 1,"
             " last_run_id = coalesce(%s, last_run_id)"
-            " WHERE retailer = %s AND retailer_order_gid = %s"
-            " RETURNING retailer, retailer_order_gid, source_key, state, hub_order_gid,"
-            " claimed_at, attempts",
+            f" WHERE retailer = %s AND retailer_order_gid = %s RETURNING {_LINK}",
             (run_id, retailer, order_gid),
         ).fetchone()
-    return OrderLink(*row)
+    return OrderLink.of(row)
 
 
 def record_created(
@@ -173,31 +179,38 @@ def record_created(
     hub_order_gid: str,
     hub_name: str | None,
     hub_lines: list[dict[str, Any]] | None,
-) -> None:
+) -> OrderLink:
+    """Record the hub order; returns the link as it now stands (created, or whatever a
+    concurrent writer left if it moved on)."""
     with conn.transaction():
-        conn.execute(
-            """
+        row = conn.execute(
+            f"""
             UPDATE shopsync.order_links
-               SET state = 'created', hub_order_gid = %s, hub_order_name = %s,
+               SET state = %s, hub_order_gid = %s, hub_order_name = %s,
                    hub_lines = COALESCE(%s, hub_lines), created_at = now(), last_error = NULL
-             WHERE retailer = %s AND retailer_order_gid = %s AND state IN ('claimed', 'created')
+             WHERE retailer = %s AND retailer_order_gid = %s AND state IN (%s, %s)
+            RETURNING {_LINK}
             """,
             (
+                State.CREATED,
                 hub_order_gid,
                 hub_name,
                 Jsonb(hub_lines) if hub_lines is not None else None,
                 link.retailer,
                 link.retailer_order_gid,
+                State.CLAIMED,
+                State.CREATED,
             ),
-        )
+        ).fetchone()
+    return OrderLink.of(row) if row else get_link(conn, link.retailer, link.retailer_order_gid)
 
 
 def record_confirmed(conn: psycopg.Connection, link: OrderLink) -> None:
     with conn.transaction():
         conn.execute(
-            "UPDATE shopsync.order_links SET state = 'confirmed', confirmed_at = now()"
-            " WHERE retailer = %s AND retailer_order_gid = %s AND state = 'created'",
-            (link.retailer, link.retailer_order_gid),
+            "UPDATE shopsync.order_links SET state = %s, confirmed_at = now()"
+            " WHERE retailer = %s AND retailer_order_gid = %s AND state = %s",
+            (State.CONFIRMED, link.retailer, link.retailer_order_gid, State.CREATED),
         )
 
 
@@ -205,9 +218,9 @@ def record_failed(conn: psycopg.Connection, link: OrderLink, error: str) -> None
     """Shopify refused the order (a user error): stop, keep the reason for the alert."""
     with conn.transaction():
         conn.execute(
-            "UPDATE shopsync.order_links SET state = 'failed', last_error = %s"
-            " WHERE retailer = %s AND retailer_order_gid = %s AND state = 'claimed'",
-            (error, link.retailer, link.retailer_order_gid),
+            "UPDATE shopsync.order_links SET state = %s, last_error = %s"
+            " WHERE retailer = %s AND retailer_order_gid = %s AND state = %s",
+            (State.FAILED, error, link.retailer, link.retailer_order_gid, State.CLAIMED),
         )
 
 
@@ -261,11 +274,10 @@ def import_snapshots(
 
 def get_link(conn: psycopg.Connection, retailer: str, order_gid: str) -> OrderLink | None:
     row = conn.execute(
-        "SELECT retailer, retailer_order_gid, source_key, state, hub_order_gid, claimed_at,"
-        " attempts FROM shopsync.order_links WHERE retailer = %s AND retailer_order_gid = %s",
+        f"SELECT {_LINK} FROM shopsync.order_links WHERE retailer = %s AND retailer_order_gid = %s",
         (retailer, order_gid),
     ).fetchone()
-    return OrderLink(*row) if row else None
+    return OrderLink.of(row) if row else None
 
 
 def oldest_claim(
