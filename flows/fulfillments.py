@@ -6,17 +6,22 @@ them per retailer), so tests can drive and interrupt them.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from flows.exactly_once import Outcome, WriteOnce
 from flows.steps import RetailerStep, StepReport
 from resources.email_templates import OrderIssue
 from resources.ledgers import fulfillments as ledger
 from resources.ledgers.locks import store_lock
 from resources.ledgers.orders import linked_orders
 from resources.ledgers.states import FulfillmentLinkState as State
-from resources.shopify import ShopifyAmbiguousWriteError, ShopifyClient, ShopifyTransientError
+from resources.shopify import (
+    MutationResult,
+    ShopifyAmbiguousWriteError,
+    ShopifyClient,
+    ShopifyTransientError,
+)
 from sync.follow_ups import (
     HUB_ORDER_FULFILLMENTS_FIRST,
     RETAILER_ORDER_FULFILLMENTS_FIRST,
@@ -131,55 +136,78 @@ def push_stats(step: RetailerStep) -> PushStats:
 
 
 def _push_one(step: RetailerStep, order_gid: str, row, stats: PushStats) -> None:
-    conn, client, retailer, run_id = step.conn, step.client, step.retailer, step.run_id
-    notify, delay = step.options.notify_customer, step.options.reconcile_delay
     hub_f = HubFulfillment.from_graphql(row["raw"])
     if row["state"] == State.CREATED:
-        _update_tracking(conn, client, hub_f, stats)
+        _update_tracking(step.conn, step.client, hub_f, stats)
         return
-    link = ledger.claim(conn, hub_f.id, retailer.key, order_gid, run_id)
-    for attempt in range(PUSH_ATTEMPTS):
-        order, _ = read_retailer_order(client, order_gid)
-        plan = plan_retailer_fulfillments(
-            hub_f,
-            order,
-            hub_location_id=retailer.hub_location_id,
-            notify_customer=notify,
-            exclude_ids=ledger.linked_elsewhere(conn, order_gid, hub_f.id),
+    link = ledger.claim(step.conn, hub_f.id, step.key, order_gid, step.run_id)
+    outcome = WriteOnce(PUSH_ATTEMPTS, step.options.reconcile_delay)(
+        _ShipmentWrite(step, order_gid, hub_f, stats)
+    )
+    if outcome is Outcome.UNCONFIRMED:
+        stats.pending.append(
+            f"hub fulfillment {hub_f.id}: push not confirmed after {link.attempts}"
         )
-        tracking = [t.model_dump() for t in hub_f.tracking]
-        lines = [{"sku": ln.sku, "quantity": ln.quantity} for ln in plan.lines]
+
+
+class _ShipmentWrite:
+    """One hub shipment pushed to the retailer, as a `ClaimedWrite`. Reconciling re-reads
+    the retailer order and re-plans: the plan finds the fulfillment if it was made (F4)."""
+
+    def __init__(self, step: RetailerStep, order_gid: str, hub_f: HubFulfillment, stats) -> None:
+        self.step, self.order_gid, self.hub_f, self.stats = step, order_gid, hub_f, stats
+        self.tracking = [t.model_dump() for t in hub_f.tracking]
+
+    def reconcile(self, attempt: int) -> Outcome | None:
+        step, hub_f = self.step, self.hub_f
+        self.order, _ = read_retailer_order(step.client, self.order_gid)
+        self.plan = plan = plan_retailer_fulfillments(
+            hub_f,
+            self.order,
+            hub_location_id=step.retailer.hub_location_id,
+            notify_customer=step.options.notify_customer,
+            exclude_ids=ledger.linked_elsewhere(step.conn, self.order_gid, hub_f.id),
+        )
+        self.lines = [{"sku": ln.sku, "quantity": ln.quantity} for ln in plan.lines]
         if plan.status is PlanStatus.EXISTS:
-            ledger.record_created(conn, hub_f.id, plan.existing_fulfillment_id, tracking, lines)
-            stats.healed += 1
-            return
-        if plan.status is PlanStatus.TERMINAL:
-            message = f"retailer '{retailer.key}': {plan.message}"
-            if ledger.record_terminal(conn, hub_f.id, str(plan.reason), message):
-                stats.terminal.append(_issue(retailer, hub_f, order, str(plan.reason), message))
-            return
-        if plan.status is PlanStatus.WAIT:
-            stats.pending.append(plan.message)
-            return
-        try:
-            result = client.mutate("fulfillments_create_retailer", plan.variables())
-        except ShopifyAmbiguousWriteError as exc:
-            ledger.record_attempt_error(conn, hub_f.id, f"{type(exc).__name__}: {exc}")
-            time.sleep(delay * (attempt + 1))
-            continue  # re-read: the plan finds the fulfillment if it was made (F4)
-        if result.user_errors:
-            message = (
-                f"retailer '{retailer.key}': hub fulfillment {hub_f.id} -> order {order.name}: "
-                f"{'; '.join(e.message for e in result.user_errors)}"
+            ledger.record_created(
+                step.conn, hub_f.id, plan.existing_fulfillment_id, self.tracking, self.lines
             )
-            if ledger.record_terminal(conn, hub_f.id, "rejected", message):
-                stats.terminal.append(_issue(retailer, hub_f, order, "rejected", message))
-            return
-        created = (result.data.get("fulfillmentCreate") or {}).get("fulfillment") or {}
-        ledger.record_created(conn, hub_f.id, created["id"], tracking, lines)
-        stats.pushed += 1
-        return
-    stats.pending.append(f"hub fulfillment {hub_f.id}: push not confirmed after {link.attempts}")
+            self.stats.healed += 1
+            return Outcome.FOUND
+        if plan.status is PlanStatus.TERMINAL:
+            self._terminal(str(plan.reason), f"retailer '{step.key}': {plan.message}")
+            return Outcome.SETTLED
+        if plan.status is PlanStatus.WAIT:
+            self.stats.pending.append(plan.message)
+            return Outcome.SETTLED
+        return None
+
+    def write(self) -> MutationResult:
+        return self.step.client.mutate("fulfillments_create_retailer", self.plan.variables())
+
+    def created(self, result: MutationResult) -> None:
+        made = (result.data.get("fulfillmentCreate") or {}).get("fulfillment") or {}
+        ledger.record_created(self.step.conn, self.hub_f.id, made["id"], self.tracking, self.lines)
+        self.stats.pushed += 1
+
+    def refused(self, result: MutationResult) -> None:
+        errors = "; ".join(e.message for e in result.user_errors)
+        self._terminal(
+            "rejected",
+            f"retailer '{self.step.key}': hub fulfillment {self.hub_f.id} -> order "
+            f"{self.order.name}: {errors}",
+        )
+
+    def ambiguous(self, error: ShopifyAmbiguousWriteError) -> None:
+        ledger.record_attempt_error(
+            self.step.conn, self.hub_f.id, f"{type(error).__name__}: {error}"
+        )
+
+    def _terminal(self, reason: str, message: str) -> None:
+        if ledger.record_terminal(self.step.conn, self.hub_f.id, reason, message):
+            issue = _issue(self.step.retailer, self.hub_f, self.order, reason, message)
+            self.stats.terminal.append(issue)
 
 
 def _issue(retailer, hub_f, order, reason: str, message: str) -> OrderIssue:

@@ -9,18 +9,23 @@ one retailer queue behind a per-store advisory lock (O3).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from flows.exactly_once import Outcome, WriteOnce
 from flows.orders import classify, hub_variants_for
 from flows.steps import RetailerStep, StepReport
 from resources.email_templates import OrderIssue
 from resources.ledgers import orders as ledger
 from resources.ledgers.locks import store_lock
 from resources.ledgers.states import OrderLinkState as State
-from resources.shopify import ShopifyAmbiguousWriteError, ShopifyClient, ShopifyTransientError
+from resources.shopify import (
+    MutationResult,
+    ShopifyAmbiguousWriteError,
+    ShopifyClient,
+    ShopifyTransientError,
+)
 from sync.models import RetailerOrder
 from sync.order_keys import find_existing_hub_order, imported_tags, source_key
 from sync.order_payload import build_hub_order_input, order_create_variables
@@ -98,7 +103,7 @@ class HubOrderScan:
 
 
 def _import_one(step: RetailerStep, order, row, scan, variants, stats: CreationStats) -> None:
-    conn, client, hub, retailer = step.conn, step.client, step.hub, step.retailer
+    conn, client, retailer = step.conn, step.client, step.retailer
     key = source_key(retailer.key, order.id)
     link = ledger.claim(conn, retailer.key, order.id, key, step.run_id, row["raw"])
     # A claim from an earlier attempt: that attempt may have created it (O1, O2): look first.
@@ -114,46 +119,69 @@ def _import_one(step: RetailerStep, order, row, scan, variants, stats: CreationS
         if not c.eligible:  # changed since landing (e.g. a SKU left the hub)
             stats.pending.append(c.message)
             return
-        link = _create(conn, hub, retailer, order, c, link, stats, step.options.reconcile_delay)
+        link = _create(step, order, c, link, stats)
     if link is not None and link.state is State.CREATED:
         _confirm(conn, client, link, stats)
 
 
-def _create(conn, hub, retailer, order, c, link, stats, reconcile_delay):
-    order_input = build_hub_order_input(
-        order,
-        c,
-        retailer_key=retailer.key,
-        retailer_name=retailer.name,
-        billing_address=retailer.billing_address.as_mailing_address_input(),
-    )
-    variables = order_create_variables(order_input)
-    lines = [{"sku": line.sku, "quantity": line.quantity} for line in c.lines]
-    for attempt in range(CREATE_ATTEMPTS):
-        try:
-            result = hub.mutate("orders_create_hub", variables)
-        except ShopifyAmbiguousWriteError as exc:
-            ledger.record_attempt_error(conn, link, f"{type(exc).__name__}: {exc}")
-            time.sleep(reconcile_delay * (attempt + 1))
-            known = recent_hub_orders(hub, link.claimed_at - RECONCILE_MARGIN)
-            if gid := find_existing_hub_order(link.source_key, known):
-                stats.healed += 1
-                return ledger.record_created(conn, link, gid, None, lines)
-            continue
-        if result.user_errors:
-            message = (
-                f"retailer '{retailer.key}' order {order.name} ({order.id}): the hub refused "
-                f"the order: {'; '.join(e.message for e in result.user_errors)}; fix and re-run"
+def _create(step: RetailerStep, order, c, link, stats: CreationStats):
+    """`orderCreate` for one claimed order, exactly once; returns the link as it ends."""
+    hub_order = _HubOrderWrite(step, order, c, link, stats)
+    outcome = WriteOnce(CREATE_ATTEMPTS, step.options.reconcile_delay)(hub_order)
+    if outcome is Outcome.UNCONFIRMED:
+        stats.pending.append(f"order {order.name} ({order.id}): hub order not confirmed yet")
+    return hub_order.link if outcome in (Outcome.CREATED, Outcome.FOUND) else None
+
+
+class _HubOrderWrite:
+    """The hub order of one retailer order, as a `ClaimedWrite`."""
+
+    def __init__(self, step: RetailerStep, order, c, link, stats: CreationStats) -> None:
+        self.step, self.order, self.link, self.stats = step, order, link, stats
+        retailer = step.retailer
+        self.variables = order_create_variables(
+            build_hub_order_input(
+                order, c, retailer_key=retailer.key, retailer_name=retailer.name,
+                billing_address=retailer.billing_address.as_mailing_address_input(),
             )
-            ledger.record_failed(conn, link, message)
-            key = f"refused:order:{retailer.key}:{order.id}"
-            stats.failed.append(OrderIssue(key, retailer.key, order.name, "hub_refused", message))
+        )  # fmt: skip
+        self.lines = [{"sku": line.sku, "quantity": line.quantity} for line in c.lines]
+
+    def reconcile(self, attempt: int) -> Outcome | None:
+        if attempt == 0:  # a fresh claim, or one `_import_one` just looked for
             return None
-        created = (result.data.get("orderCreate") or {}).get("order") or {}
-        stats.created += 1
-        return ledger.record_created(conn, link, created["id"], created.get("name"), lines)
-    stats.pending.append(f"order {order.name} ({order.id}): hub order not confirmed yet")
-    return None
+        known = recent_hub_orders(self.step.hub, self.link.claimed_at - RECONCILE_MARGIN)
+        gid = find_existing_hub_order(self.link.source_key, known)
+        if gid is None:
+            return None
+        self.link = ledger.record_created(self.step.conn, self.link, gid, None, self.lines)
+        self.stats.healed += 1
+        return Outcome.FOUND
+
+    def write(self) -> MutationResult:
+        return self.step.hub.mutate("orders_create_hub", self.variables)
+
+    def created(self, result: MutationResult) -> None:
+        made = (result.data.get("orderCreate") or {}).get("order") or {}
+        self.link = ledger.record_created(
+            self.step.conn, self.link, made["id"], made.get("name"), self.lines
+        )
+        self.stats.created += 1
+
+    def refused(self, result: MutationResult) -> None:
+        key, order = self.step.key, self.order
+        message = (
+            f"retailer '{key}' order {order.name} ({order.id}): the hub refused "
+            f"the order: {'; '.join(e.message for e in result.user_errors)}; fix and re-run"
+        )
+        ledger.record_failed(self.step.conn, self.link, message)
+        issue = OrderIssue(
+            f"refused:order:{key}:{order.id}", key, order.name, "hub_refused", message
+        )
+        self.stats.failed.append(issue)
+
+    def ambiguous(self, error: ShopifyAmbiguousWriteError) -> None:
+        ledger.record_attempt_error(self.step.conn, self.link, f"{type(error).__name__}: {error}")
 
 
 def _confirm(conn, client: ShopifyClient, link: ledger.OrderLink, stats: CreationStats) -> None:
