@@ -83,6 +83,15 @@ def test_one_retailers_revoked_token_fails_only_its_partitions(flow, monkeypatch
             m = entry.dagster_event.event_specific_data.materialization
             retailer = str(m.partition).split("|")[1]
             assert retailer in m.metadata["figures_cover"].value
+        # Every call is recorded with its step and retailer: a partition's cost is its own.
+        with psycopg.connect(flow.db_url) as conn:
+            steps = conn.execute(
+                "SELECT DISTINCT step, retailer FROM shopsync.api_calls WHERE run_id = %s",
+                (result.run_id,),
+            ).fetchall()
+        assert {s for s, _ in steps} == {"retailer_orders", "hub_orders", "checks"}
+        assert {r for _, r in steps} == set(RETAILERS)
+        assert ("hub_orders", REVOKED) not in steps  # it never got that far
         # Checks judged the retailers that completed, per partition.
         assert check_evaluations(result)["hub_orders_are_unique"].passed
         # One alert, naming the retailer; the run-failure sensor does not add another.
@@ -141,3 +150,23 @@ def _outcome(proc) -> dict:
     out, err = proc.communicate(timeout=180)
     assert proc.returncode == 0, err[-3000:]
     return json.loads(out.strip().splitlines()[-1])
+
+
+def test_partition_of_a_retailer_not_in_the_registry_fails_alone_with_the_fix(flow):
+    """The materialize dialog's "Add partition" can create any retailer key: its partition
+    fails with an error saying what to do, and the registry's retailers still sync."""
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("orders_retailers", list(RETAILERS) + ["typo-store"])
+        now = hour_floor(datetime.now(UTC))
+        result = flow.run_job(
+            "orders_job", RETAILERS[0], now, now, instance, NO_HOLD, last_retailer="typo-store"
+        )
+        assert not result.success
+        done, failed = partition_status(instance, "hub_orders")
+        assert failed == {str(partition_key("typo-store", now))}
+        assert done == {str(partition_key(r, now)) for r in RETAILERS}
+        failure = result.get_run_failure_event().message or ""
+        errors = [e.event_specific_data.error for e in result.all_events if e.is_step_failure]
+        text = failure + "".join(str(e.cause or e) for e in errors)
+        assert "retailer 'typo-store' is not in the registry" in text
+        assert "registry sensor will remove it" in text

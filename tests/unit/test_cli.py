@@ -33,3 +33,21 @@ def test_malformed_registry_exits_2_with_per_field_message(tmp_path, capsys):
 def test_valid_registry_exits_0(capsys):
     assert main(["check-config"]) == 0
     assert "4 retailers" in capsys.readouterr().out
+
+
+def test_registry_option_is_the_one_path_every_process_reads(tmp_path, capsys):
+    """`shopsync --registry X ui|demo` must not validate X and then run on the default
+    file: the option becomes $SHOPSYNC_REGISTRY, which the definitions, resources and
+    run workers the command starts all read."""
+    import os
+
+    from pipelines.resources import build_resources
+    from resources.registry import DEFAULT_REGISTRY_PATH, RegistryResource
+
+    copy = tmp_path / "mine.yaml"
+    copy.write_text(DEFAULT_REGISTRY_PATH.read_text().replace("Nationwide Plants", "Mine"))
+    assert main(["--registry", str(copy), "check-config"]) == 0
+    assert os.environ["SHOPSYNC_REGISTRY"] == str(copy.resolve())
+    assert RegistryResource().get().retailer("nationwide-plants").name == "Mine"
+    resources = build_resources()
+    assert resources["shopify"].registry.get().retailer("nationwide-plants").name == "Mine"
