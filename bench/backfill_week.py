@@ -5,8 +5,9 @@ sits in one retailer's store. The orders job (`retailer_orders` + `hub_orders` a
 checks) is run over the week's 168 hourly partitions two ways, each on a fresh simulator and
 a fresh database built from the same scenario and seed:
 
-- **batched**, as a UI backfill with the assets' `BackfillPolicy.multi_run(24)` launches it:
-  7 runs, each carrying a 24-hour partition range (`dagster/asset_partition_range_*` tags);
+- **batched**: 7 runs, each carrying a 24-hour partition range
+  (`dagster/asset_partition_range_*` tags), as a backfill split into days launches them
+  (the assets' `BackfillPolicy.single_run()` makes a UI backfill one run per contiguous range);
 - **per hour**: 168 runs of one partition each, what a backfill without a policy launches.
 
 Each run is a real `execute_in_process` of `orders_job` on a throw-away Dagster instance, in
@@ -86,7 +87,7 @@ def process_start_seconds() -> float:
     the code location's definitions and Great Expectations (the checks' import)."""
     code = (
         "import pipelines.definitions\n"
-        "from checks.expectations import expectations\n"
+        "from flows.expectations import expectations\n"
         "expectations()\n"
     )
     started = time.perf_counter()
@@ -181,7 +182,7 @@ def write_markdown(line: str) -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     if not RESULTS.exists():
         RESULTS.write_text(
-            "# 7-day orders backfill: batched (multi_run 24) vs one run per hour\n\n"
+            "# 7-day orders backfill: batched (24-hour ranges) vs one run per hour\n\n"
             "Written by `bench/backfill_week.py`, one line per run.\n\n"
             "| date | retailer | history | batched | per hour | time scale | host |\n"
             "|---|---|---|---|---|---|---|\n"
@@ -195,7 +196,7 @@ def main() -> None:
     parser.add_argument("--retailer", default="epic-gardening")
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--per-day", type=int, default=20)
-    parser.add_argument("--per-run", type=int, default=24, help="multi_run max partitions")
+    parser.add_argument("--per-run", type=int, default=24, help="hours per batched run")
     parser.add_argument("--time-scale", type=float, default=1.0, help="simulator bucket speed")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--skip-per-hour", action="store_true", help="only the batched runs")

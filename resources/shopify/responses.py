@@ -80,7 +80,7 @@ def classify(status: int, body: dict[str, Any] | None, store: StoreContext) -> O
             "HTTP_403",
             e.ShopifyAccessDenied,
             f"HTTP 403: access refused on {domain}; check the app's access scopes "
-            f"(run `shopsync doctor`)",
+            f"(the store's admin: Apps → the shopsync app → API access)",
         )
     if status == 429:
         return Outcome("throttled", "HTTP_429")
