@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 import psycopg
-from psycopg.rows import dict_row
 
 from resources.email import (
     EmailResource,
@@ -30,6 +29,7 @@ from resources.email_templates import (
     daily_summary_email,
     run_failure_email,
 )
+from resources.ledgers.summary import day_figures
 from resources.registry import Registry, RegistryResource
 
 if TYPE_CHECKING:
@@ -183,58 +183,11 @@ def email_outbox_delivery_sensor(
     return dg.SkipReason(email.deliver_pending().describe())
 
 
-_API_SQL = """
-SELECT store, count(*) AS calls,
-       count(*) FILTER (WHERE http_status IS NULL OR http_status >= 400
-                        OR error_code IS NOT NULL) AS errors,
-       count(*) FILTER (WHERE throttled) AS throttled,
-       coalesce(sum(actual_cost), 0) AS cost
-FROM shopsync.api_calls WHERE called_at >= %(since)s AND called_at < %(until)s GROUP BY store
-"""
-_ORDERS_SQL = """
-SELECT retailer, 'seen' AS col, count(*) AS n FROM shopsync.retailer_orders
- WHERE first_seen_at >= %(since)s AND first_seen_at < %(until)s GROUP BY retailer
-UNION ALL SELECT retailer, 'quarantined', count(*) FROM shopsync.retailer_orders
- WHERE status = 'quarantined' GROUP BY retailer
-UNION ALL SELECT retailer, 'imported', count(*) FROM shopsync.order_links
- WHERE state IN ('created', 'confirmed') AND created_at >= %(since)s AND created_at < %(until)s
- GROUP BY retailer
-UNION ALL SELECT retailer, 'failed', count(*) FROM shopsync.order_links
- WHERE state = 'failed' AND claimed_at >= %(since)s AND claimed_at < %(until)s GROUP BY retailer
-"""
-_FULFILLMENTS_SQL = """
-SELECT retailer, 'pushed' AS col, count(*) AS n FROM shopsync.fulfillment_links
- WHERE state = 'created' AND created_at >= %(since)s AND created_at < %(until)s GROUP BY retailer
-UNION ALL SELECT retailer, 'terminal', count(*) FROM shopsync.fulfillment_links
- WHERE state = 'terminal' AND claimed_at >= %(since)s AND claimed_at < %(until)s GROUP BY retailer
-UNION ALL SELECT retailer, 'pending', count(*) FROM shopsync.fulfillment_links
- WHERE state = 'claimed' GROUP BY retailer
-"""
-
-
-def _tables_exist(conn: psycopg.Connection, *tables: str) -> bool:
-    return all(conn.execute("SELECT to_regclass(%s)", (t,)).fetchone()[0] for t in tables)
-
-
-def _pivot(conn: psycopg.Connection, query: str, window: dict) -> list[dict[str, object]]:
-    """(retailer, column, n) rows into one dict per retailer."""
-    rows: dict[str, dict[str, object]] = {}
-    for retailer, column, n in conn.execute(query, window).fetchall():
-        rows.setdefault(retailer, {"retailer": retailer})[column] = n
-    return list(rows.values())
-
-
 def daily_summary_message(
     conn: psycopg.Connection, reg: Registry, since: datetime, until: datetime, day: str
 ) -> OutboxMessage:
     """The summary of [since, until): sections whose tables do not exist yet say so."""
-    window = {"since": since, "until": until}
-    api = conn.cursor(row_factory=dict_row).execute(_API_SQL, window).fetchall()
-    orders = fulfillments = None
-    if _tables_exist(conn, "shopsync.retailer_orders", "shopsync.order_links"):
-        orders = _pivot(conn, _ORDERS_SQL, window)
-    if _tables_exist(conn, "shopsync.fulfillment_links"):
-        fulfillments = _pivot(conn, _FULFILLMENTS_SQL, window)
+    api, orders, fulfillments = day_figures(conn, since, until)
     retailers = [r.key for r in reg.retailers]
     summary = build_daily_summary(day, api, orders, fulfillments, retailers, reg.store_keys())
     body = daily_summary_email(summary)

@@ -11,6 +11,7 @@ import dagster as dg
 import psycopg
 
 from assets.partitions import partition_key, retailers_partitions_name
+from resources.ledgers import summary
 from resources.registry import RegistryResource
 from sync.audit import audit_stores
 
@@ -131,37 +132,25 @@ class DemoCycle:
         retailer_states = {r.key: self.sim.state(r.shop_domain) for r in self.registry.retailers}
         audit = audit_stores(hub_state, retailer_states)
         with psycopg.connect(os.environ["SHOPSYNC_DATABASE_URL"]) as conn:
-            by_retailer: dict[str, dict[str, int]] = {}
-            for retailer, status, n in conn.execute(
-                "SELECT retailer, status, count(*) FROM shopsync.retailer_orders GROUP BY 1, 2"
-            ):
-                by_retailer.setdefault(retailer, {})[status] = n
-            totals = {
-                s: sum(c.get(s, 0) for c in by_retailer.values())
-                for s in ("eligible", "waiting", "quarantined")
-            }
-            created = conn.execute(
-                "SELECT count(*) FROM shopsync.order_links WHERE hub_order_gid IS NOT NULL"
-            ).fetchone()[0]
-            pushed = conn.execute(
-                "SELECT count(*) FROM shopsync.fulfillment_links WHERE state = 'created'"
-            ).fetchone()[0]
-            calls, cost = conn.execute(
-                "SELECT count(*), coalesce(sum(actual_cost), 0) FROM shopsync.api_calls"
-            ).fetchone()
+            totals = summary.warehouse_totals(conn)
+        by_retailer = totals["by_retailer"]
+        counts = {
+            s: sum(c.get(s, 0) for c in by_retailer.values())
+            for s in ("eligible", "waiting", "quarantined")
+        }
         return {
-            "orders_eligible": totals["eligible"],
-            "orders_waiting": totals["waiting"],
-            "orders_quarantined": totals["quarantined"],
-            "hub_orders_created": created,
+            "orders_eligible": counts["eligible"],
+            "orders_waiting": counts["waiting"],
+            "orders_quarantined": counts["quarantined"],
+            "hub_orders_created": totals["hub_orders_created"],
             "duplicate_hub_orders": audit.duplicate_hub_orders,
             "hub_fulfillments": audit.hub_fulfillments,
-            "fulfillments_pushed": pushed,
+            "fulfillments_pushed": totals["fulfillments_pushed"],
             "duplicate_retailer_fulfillments": audit.duplicate_retailer_fulfillments,
             "missing_retailer_fulfillments": audit.missing_retailer_fulfillments,
             "checks_run": self.checks_run,
             "checks_failed": self.checks_failed,
-            "api_calls": calls,
-            "api_cost_points": int(cost),
+            "api_calls": totals["api_calls"],
+            "api_cost_points": totals["api_cost_points"],
             "by_retailer": by_retailer,
         }
