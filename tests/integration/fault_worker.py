@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -38,6 +39,15 @@ if str(PROJECT) not in sys.path:  # run as a script from anywhere
 from resources.shopify import ShopifyClient  # noqa: E402
 
 JOBS = {"orders": "orders_job", "fulfillments": "fulfillments_job"}
+
+
+def start_worker(*args: str) -> subprocess.Popen:
+    """This worker in a new process with the test's environment (simulator URL, tokens,
+    database, maybe DAGSTER_HOME), which the test's fixtures exported."""
+    return subprocess.Popen(
+        [sys.executable, str(Path(__file__)), *args],
+        env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
 
 
 def install_mutation_hooks(slow: float, kill_after: tuple[str, int] | None) -> None:

@@ -9,7 +9,6 @@ and the warehouse are seeded, and every run loop is bounded.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -19,7 +18,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,10 +27,10 @@ import pytest
 from resources.shopify import ShopifyResource
 from sync.order_keys import parse_source_key, source_key
 from tests.fixtures.flows import FlowHarness, demo_scenario
+from tests.integration.fault_worker import start_worker
 
 pytestmark = pytest.mark.integration
 
-WORKER = Path(__file__).with_name("fault_worker.py")
 #: Every order the shopper places is eligible (at retailers that sell no hub-less SKU:
 #: epic-gardening, test-retail-store), so the focused tests count exact outcomes.
 CLEAN_MIX = dict.fromkeys(
@@ -255,15 +253,6 @@ def test_f4_ambiguous_fulfillment_create_pushes_each_shipment_once(
 
 
 # -- 2. killed workers (O1, F4, P4) ------------------------------------------------------------
-
-
-def start_worker(*args: str) -> subprocess.Popen:
-    """`fault_worker.py` in a new process with this test's environment (simulator URL,
-    tokens, database), which `flow_harness_factory` exported."""
-    return subprocess.Popen(
-        [sys.executable, str(WORKER), *args],
-        env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
 
 
 def kill_when(proc: subprocess.Popen, ready: Callable[[], bool], timeout: float = 90.0) -> None:

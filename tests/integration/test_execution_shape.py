@@ -29,7 +29,7 @@ from pipelines.resources import build_resources
 from sync.order_keys import retailer_tag
 from tests.fixtures.db import create_scratch_database, drop_database
 from tests.fixtures.flows import RETAILERS, check_evaluations, hour_floor
-from tests.integration.test_exactly_once_faults import start_worker
+from tests.integration.fault_worker import start_worker
 
 pytestmark = pytest.mark.integration
 
