@@ -22,6 +22,7 @@ from pipelines.alerts import (
 from resources.email import EmailResource
 from resources.postgres import PostgresResource
 from resources.registry import DEFAULT_PARTITIONS_START, RegistryResource
+from tests.fixtures.flows import evaluate_failure_sensor
 
 pytestmark = pytest.mark.integration
 
@@ -83,18 +84,6 @@ def _run(instance: dg.DagsterInstance, asset, checks=()) -> dg.ExecuteInProcessR
     return job.execute_in_process(instance=instance, partition_key=PARTITION, raise_on_error=False)
 
 
-def _evaluate(sensor, instance, result: dg.ExecuteInProcessResult, resources) -> None:
-    """Evaluate a run failure sensor for `result`'s run, as the daemon would."""
-    with dg.build_run_status_sensor_context(
-        sensor_name=sensor.name,
-        dagster_event=result.get_run_failure_event(),
-        dagster_instance=instance,
-        dagster_run=result.dagster_run,
-        resources=resources,
-    ) as context:
-        sensor(context.for_run_failure())
-
-
 def _rows(db: psycopg.Connection, kind: str) -> list[tuple]:
     return db.execute(
         "SELECT dedupe_key, recipients, subject, html, text FROM shopsync.email_outbox"
@@ -109,7 +98,7 @@ def test_failed_run_emails_ops_and_the_partitions_retailer(outbox, resources, in
     assert result.dagster_run.tags["dagster/partition/retailer"] == "epic-gardening"
     again = _run(instance, exploding_orders)  # the next tick fails the same way (P5)
     for run in (result, result, again):  # re-evaluated ticks and repeats alert once an hour
-        _evaluate(run_failure_alert_sensor, instance, run, resources)
+        evaluate_failure_sensor(run_failure_alert_sensor, instance, run, resources)
     [(key, recipients, subject, html, text)] = _rows(outbox, "run_failure")
     assert key.startswith("run_failure:__ASSET_JOB:epic-gardening:RuntimeError:")
     assert recipients == [OPS, EPIC]
@@ -130,8 +119,8 @@ def test_failed_blocking_check_is_emailed_once_and_only_by_the_check_sensor(
         ("advisory_check", False),
     }
     for _ in range(2):
-        _evaluate(failed_blocking_check_sensor, instance, result, resources)
-        _evaluate(run_failure_alert_sensor, instance, result, resources)
+        evaluate_failure_sensor(failed_blocking_check_sensor, instance, result, resources)
+        evaluate_failure_sensor(run_failure_alert_sensor, instance, result, resources)
     [(key, recipients, subject, html, _text)] = _rows(outbox, "check_failure")
     assert key == f"check:{result.run_id}:checked_orders:hub_orders_are_unique:{PARTITION}"
     assert recipients == [OPS, EPIC]
@@ -146,7 +135,7 @@ def test_failed_blocking_check_is_emailed_once_and_only_by_the_check_sensor(
 
 def test_a_run_failing_for_another_reason_is_not_a_check_alert(outbox, resources, instance):
     result = _run(instance, exploding_orders)
-    _evaluate(failed_blocking_check_sensor, instance, result, resources)
+    evaluate_failure_sensor(failed_blocking_check_sensor, instance, result, resources)
     assert _rows(outbox, "check_failure") == []
 
 

@@ -28,7 +28,7 @@ from pipelines.instance import dagster_config, sqlalchemy_psycopg2_url
 from pipelines.resources import build_resources
 from sync.order_keys import retailer_tag
 from tests.fixtures.db import create_scratch_database, drop_database
-from tests.fixtures.flows import RETAILERS, check_evaluations, hour_floor
+from tests.fixtures.flows import RETAILERS, check_evaluations, evaluate_failure_sensor, hour_floor
 from tests.integration.fault_worker import start_worker
 
 pytestmark = pytest.mark.integration
@@ -95,14 +95,7 @@ def test_one_retailers_revoked_token_fails_only_its_partitions(flow, monkeypatch
         # Checks judged the retailers that completed, per partition.
         assert check_evaluations(result)["hub_orders_are_unique"].passed
         # One alert, naming the retailer; the run-failure sensor does not add another.
-        with dg.build_run_status_sensor_context(
-            sensor_name=run_failure_alert_sensor.name,
-            dagster_event=result.get_run_failure_event(),
-            dagster_instance=instance,
-            dagster_run=result.dagster_run,
-            resources=build_resources(),
-        ) as context:
-            run_failure_alert_sensor(context.for_run_failure())
+        evaluate_failure_sensor(run_failure_alert_sensor, instance, result, build_resources())
         [(subject, text)] = _outbox(flow.db_url, "run_failure")
         assert REVOKED in text and "ShopifyAuthError" in text
         assert "shpat_revoked" not in subject + text

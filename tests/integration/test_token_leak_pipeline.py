@@ -17,7 +17,7 @@ import pytest
 
 from pipelines.alerts import run_failure_alert_sensor
 from pipelines.resources import build_resources
-from tests.fixtures.flows import demo_scenario
+from tests.fixtures.flows import demo_scenario, evaluate_failure_sensor
 
 pytestmark = pytest.mark.integration
 
@@ -72,14 +72,7 @@ def test_tokens_never_leak_anywhere(flow_harness_factory, monkeypatch, caplog, c
         failed = flow.run_job("orders_job", "nationwide-plants", now, instance=instance)
         assert ok.success, "the succeeding run must succeed, or the test proves less"
         assert not failed.success
-        with dg.build_run_status_sensor_context(
-            sensor_name=run_failure_alert_sensor.name,
-            dagster_event=failed.get_run_failure_event(),
-            dagster_instance=instance,
-            dagster_run=failed.dagster_run,
-            resources=build_resources(),
-        ) as context:
-            run_failure_alert_sensor(context.for_run_failure())
+        evaluate_failure_sensor(run_failure_alert_sensor, instance, failed, build_resources())
         dagster_text = _dump_dagster(instance)
 
     database_text = _dump_database(flow.db_url)
