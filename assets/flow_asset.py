@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+from pydantic import Field
 
 from assets.partitions import keys_by_retailer, retailer_windows
 from assets.run_partitions import targeted_partition_keys
@@ -36,7 +37,7 @@ from flows.runner import (
 )
 from flows.steps import FlowOptions
 from flows.verdicts import CheckVerdict
-from resources.email import EmailResource
+from resources.email import EmailResource, known_secret_values
 from resources.ledgers.api_calls import step_costs
 from resources.postgres import PostgresResource
 from resources.registry import Registry, RegistryResource
@@ -51,7 +52,9 @@ class FlowConfig(dg.Config):
     #: Override every retailer's registry `hold_window_minutes` for this run (unset: theirs).
     hold_window_minutes: float | None = None
     notify_customer: bool = True
-    max_parallel_retailers: int = 4
+    #: Retailers worked on at once. Each holds a pooled warehouse connection for its whole
+    #: turn and the pool has 8 (the call recorder and alerts need the rest), hence ≤ 6.
+    max_parallel_retailers: int = Field(default=4, ge=1, le=6)
 
 
 class BlockingChecksFailedError(RuntimeError):
@@ -126,7 +129,7 @@ def build_flow_asset(
         blocking_failed = _report(context, flow, steps, reg, email, postgres, outcomes, keys)
         failed = [o for o in outcomes if o.failed]
         if failed:
-            raise RetailersFailedError(flow, failed, len(outcomes))
+            raise RetailersFailedError(flow, failed, len(outcomes), known_secret_values(reg))
         if blocking_failed:
             raise BlockingChecksFailedError(
                 f"{flow}: blocking checks failed for {', '.join(sorted(blocking_failed))}"
@@ -141,39 +144,53 @@ def _minutes(value: float | None) -> timedelta | None:
 
 
 def _report(context, flow, steps, reg: Registry, email, postgres, outcomes, keys) -> set[str]:
-    """Materializations, check evaluations and alerts for every retailer of the run;
-    returns the retailers with a failed blocking check."""
-    titles = {s.name: s.alert_title for s in steps}
+    """Materializations and check evaluations for every retailer of the run, then the
+    alerts (each isolated: an outbox error must not cost another retailer its
+    materializations); returns the retailers with a failed blocking check."""
     blocking_failed: set[str] = set()
     with postgres.get_connection() as conn:
         costs = step_costs(conn, context.run.run_id)
+    for outcome in outcomes:
+        partitions = keys[outcome.retailer]
+        scope = f"retailer '{outcome.retailer}' over the {len(partitions)} hour(s) of this run"
+        for name, report in outcome.reports.items():
+            metadata = {**report.counts, **costs.get((name, outcome.retailer), _NO_COST),
+                        "issues": len(report.issues), "figures_cover": scope}  # fmt: skip
+            for key in partitions:
+                context.log_event(dg.AssetMaterialization(name, partition=key, metadata=metadata))
+        for verdict in outcome.verified or []:
+            _log_verdict(context, verdict, partitions, scope)
+            if verdict.blocking and not verdict.passed:
+                blocking_failed.add(outcome.retailer)
+    _alert(context, flow, steps, reg, email, postgres, outcomes, keys)
+    return blocking_failed
+
+
+def _alert(context, flow, steps, reg: Registry, email, postgres, outcomes, keys) -> None:
+    titles = {s.name: s.alert_title or s.name for s in steps}
+    failed = [o for o in outcomes if o.failed]
+    hub_failed = [o for o in failed if o.failed_store == "hub"]
+    with postgres.get_connection() as conn:
         for outcome in outcomes:
-            partitions = keys[outcome.retailer]
-            scope = f"retailer '{outcome.retailer}' over the {len(partitions)} hour(s) of this run"
             for name, report in outcome.reports.items():
-                title = titles[name] or name
-                queued = (
-                    alert_issues(
-                        context.log, email, reg, conn, outcome.retailer, report.issues, title
-                    )
-                    if report.issues
-                    else 0
-                )
                 for message in report.pending:
                     context.log.warning(message)
-                metadata = {**report.counts, **costs.get((name, outcome.retailer), _NO_COST),
-                            "alerts_queued": queued, "figures_cover": scope}  # fmt: skip
-                for key in partitions:
-                    context.log_event(
-                        dg.AssetMaterialization(name, partition=key, metadata=metadata)
-                    )
-            for verdict in outcome.verified or []:
-                _log_verdict(context, verdict, partitions, scope)
-                if verdict.blocking and not verdict.passed:
-                    blocking_failed.add(outcome.retailer)
-            if outcome.failed:
-                _alert_failure(context, flow, reg, email, outcome, partitions)
-    return blocking_failed
+                if report.issues:
+                    _safely(context, alert_issues, context.log, email, reg, conn,
+                            outcome.retailer, report.issues, titles[name])  # fmt: skip
+    for outcome in failed:
+        if outcome not in hub_failed:
+            _alert_failure(context, flow, reg, email, outcome, keys[outcome.retailer])
+    if hub_failed:  # one alert for the hub, not one per retailer it failed
+        _alert_failure(context, flow, reg, email, hub_failed[0], keys[hub_failed[0].retailer],
+                       retailers=[o.retailer for o in hub_failed])  # fmt: skip
+
+
+def _safely(context, alert, *args) -> None:
+    try:
+        alert(*args)
+    except Exception as exc:  # an alert must never cost the run its report
+        context.log.error("could not queue an alert: %s: %s", type(exc).__name__, exc)
 
 
 def _log_verdict(context, verdict: CheckVerdict, partitions: list[str], scope: str) -> None:
@@ -192,11 +209,20 @@ def _log_verdict(context, verdict: CheckVerdict, partitions: list[str], scope: s
         )
 
 
-def _alert_failure(context, flow, reg, email, outcome: RetailerOutcome, partitions) -> None:
+def _alert_failure(context, flow, reg, email, outcome: RetailerOutcome, partitions,
+                   retailers: list[str] | None = None) -> None:  # fmt: skip
     hours = sorted(k.split("|", 1)[0] for k in partitions)
-    where = f"retailer '{outcome.retailer}', hours {hours[0]} … {hours[-1]}"
-    alert_retailer_failure(
-        email, reg, job=context.run.job_name, run_id=context.run.run_id,
-        retailer=outcome.retailer, partitions=where, step=outcome.failed_step or flow,
-        error=outcome.error_head(), error_class=type(outcome.error).__name__,
+    span = f"hours {hours[0]} … {hours[-1]}"
+    where = (
+        f"{len(retailers)} retailers ({', '.join(retailers)}), {span}"
+        if retailers
+        else f"retailer '{outcome.retailer}', {span}"
+    )
+    _safely(
+        context, lambda: alert_retailer_failure(
+            email, reg, flow=flow, run_id=context.run.run_id,
+            retailer=None if retailers else outcome.retailer, partitions=where,
+            step=outcome.failed_step or flow, error=outcome.error_head(),
+            error_class=type(outcome.error).__name__,
+        ),
     )  # fmt: skip

@@ -85,11 +85,13 @@ def partition_key(retailer: str, hour_start: datetime) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({"retailer": retailer, "hour": hour_start.strftime(HOUR_FORMAT)})
 
 
-def tick_range(retailers: list[str], now: datetime) -> dg.PartitionKeyRange:
+def tick_range(retailers: list[str], now: datetime, start: date) -> dg.PartitionKeyRange:
     """The rectangle a scheduled tick covers: `retailers` (first..last in partition
-    order) × the previous and the current hour."""
+    order) × the previous and the current hour (only the current one in the first hour
+    after `start`, the first partition)."""
     hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    first = max(hour - timedelta(hours=1), datetime(start.year, start.month, start.day, tzinfo=UTC))
     return dg.PartitionKeyRange(
-        start=str(partition_key(retailers[0], hour - timedelta(hours=1))),
+        start=str(partition_key(retailers[0], min(first, hour))),
         end=str(partition_key(retailers[-1], hour)),
     )

@@ -49,23 +49,25 @@ def alert_retailer_failure(
     email: EmailResource,
     registry: Registry,
     *,
-    job: str,
+    flow: str,
     run_id: str,
-    retailer: str,
+    retailer: str | None,
     partitions: str,
     step: str,
     error: str,
     error_class: str,
 ) -> bool:
-    """One email naming the retailer, its partitions and the error head, to ops and that
-    retailer's recipients; the same failure is queued at most once an hour (FAULTS P5)."""
+    """One email naming the retailer (None: the hub, for every retailer of the run), its
+    partitions and the error head, to ops and that retailer's recipients; the same
+    failure of the same flow is queued at most once an hour (FAULTS P5)."""
     secrets = known_secret_values(registry, [email.sendgrid_api_key_env])
+    who = f"retailer '{retailer}'" if retailer else "the hub store"
     body = run_failure_email(
-        job, run_id, partitions, redact(f"retailer '{retailer}' at {step}: {error}", secrets)
+        f"{flow} flow", run_id, partitions, redact(f"{who} at {step}: {error}", secrets)
     )
     key = rate_limited_key(
         "retailer_failure",
-        f"{job}:{retailer}:{error_class}",
+        f"{flow}:{retailer or 'hub'}:{error_class}",
         RETAILER_FAILURE_ALERT_EVERY,
         datetime.now(UTC),
     )

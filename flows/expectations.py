@@ -13,6 +13,7 @@ import functools
 import logging
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,11 +61,19 @@ def expectations():
     return gx.expectations
 
 
-def validate(frame: pd.DataFrame, suite_name: str, suite: list[Any]) -> Verdict:
-    """Run expectations over `frame`; an empty frame passes (nothing to contradict)."""
+def validate(
+    frame: pd.DataFrame, suite_name: str, suite: Callable[[Any], list[Any]] | list[Any]
+) -> Verdict:
+    """Run expectations over `frame`; an empty frame passes (nothing to contradict).
+
+    `suite` is best given as a function of `great_expectations.expectations`, so that GE
+    (seconds to import) is imported only when there is a frame to judge."""
     if frame.empty:
         return Verdict(success=True)
     import great_expectations as gx
+
+    if callable(suite):
+        suite = suite(gx.expectations)
 
     with _GE_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")

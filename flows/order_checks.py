@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pandas as pd
 
-from flows.expectations import expectations, validate
+from flows.expectations import validate
 from flows.order_creation import recent_hub_orders
 from flows.steps import RetailerStep
 from flows.verdicts import CheckVerdict
@@ -68,7 +68,7 @@ def hub_store_verdicts(step: RetailerStep, since, until) -> list[CheckVerdict]:
     verdict = validate(
         frame,
         "hub_orders_are_unique",
-        [expectations().ExpectColumnValuesToBeUnique(column="source_key")],
+        lambda gx: [gx.ExpectColumnValuesToBeUnique(column="source_key")],
     )
     duplicates = frame[frame.duplicated("source_key", keep=False)] if not frame.empty else frame
     extra = len(duplicates) - duplicates["source_key"].nunique() if len(duplicates) else 0
@@ -76,7 +76,7 @@ def hub_store_verdicts(step: RetailerStep, since, until) -> list[CheckVerdict]:
     has_source = validate(
         sources,
         "hub_orders_have_a_source",
-        [expectations().ExpectColumnValuesToBeInSet(column="has_source", value_set=[True])],
+        lambda gx: [gx.ExpectColumnValuesToBeInSet(column="has_source", value_set=[True])],
     )
     return [
         CheckVerdict(
@@ -106,11 +106,10 @@ def eligible_orders_verdict(step: RetailerStep, since, until) -> CheckVerdict:
     (FAULTS A2: the failure lists the order IDs)."""
     columns = ["order_gid", "name", "state", "hub_order_gid"]
     frame = pd.DataFrame(ledger.eligible_links(step.conn, step.key, since, until), columns=columns)
-    gx = expectations()
     verdict = validate(
         frame,
         "eligible_orders_have_one_hub_order",
-        [
+        lambda gx: [
             gx.ExpectColumnValuesToNotBeNull(column="hub_order_gid"),
             gx.ExpectColumnValuesToBeInSet(column="state", value_set=["created", "confirmed"]),
             gx.ExpectColumnValuesToBeUnique(column="order_gid"),
@@ -138,7 +137,7 @@ def quantities_verdict(step: RetailerStep, since, until) -> CheckVerdict:
     verdict = validate(
         frame,
         "hub_order_quantities",
-        [expectations().ExpectColumnValuesToBeInSet(column="matches", value_set=[True])],
+        lambda gx: [gx.ExpectColumnValuesToBeInSet(column="matches", value_set=[True])],
     )
     return CheckVerdict(
         "hub_order_quantities_match_hub_location", ASSET, verdict.success,

@@ -21,14 +21,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flows.steps import FlowOptions, RetailerStep, StepReport, Window
+from resources.email import known_secret_values, redact
 from resources.postgres import PostgresResource
 from resources.registry import Registry
-from resources.shopify import CallRecorder, ShopifyAuthError, ShopifyResource
+from resources.shopify import CallRecorder, ShopifyResource
 
 StepFunction = Callable[[RetailerStep], StepReport]
-
-#: Errors that retrying cannot fix: the operator must act (FAULTS P10: never retried).
-FATAL_ERRORS: tuple[type[BaseException], ...] = (ShopifyAuthError, LookupError)
 
 
 @dataclass(frozen=True)
@@ -76,23 +74,29 @@ class RetailerOutcome:
         return self.error is not None
 
     @property
-    def fatal(self) -> bool:
-        return isinstance(self.error, FATAL_ERRORS)
+    def failed_store(self) -> str | None:
+        """The store whose error stopped the retailer ('hub' when the hub failed it)."""
+        return getattr(self.error, "store", None)
 
-    def error_head(self) -> str:
+    def error_head(self, secrets: list[str] = ()) -> str:
+        """The error's class and first line, with any known secret value redacted."""
         if self.error is None:
             return ""
         text = str(self.error).strip().splitlines()
-        return f"{type(self.error).__name__}: {text[0] if text else ''}"
+        return redact(f"{type(self.error).__name__}: {text[0] if text else ''}", secrets)
 
 
 class RetailersFailedError(RuntimeError):
     """Some retailers of a multi-retailer run failed; the others completed. The message
     names each failed retailer, its step and error head (already alerted by the run)."""
 
-    def __init__(self, flow: str, failed: list[RetailerOutcome], total: int):
+    def __init__(
+        self, flow: str, failed: list[RetailerOutcome], total: int, secrets: list[str] = ()
+    ):
         self.retailers = [o.retailer for o in failed]
-        lines = [f"retailer '{o.retailer}' at {o.failed_step}: {o.error_head()}" for o in failed]
+        lines = [
+            f"retailer '{o.retailer}' at {o.failed_step}: {o.error_head(secrets)}" for o in failed
+        ]
         super().__init__(
             f"{flow}: {len(failed)} of {total} retailers failed (the others completed):\n  "
             + "\n  ".join(lines)
@@ -119,7 +123,7 @@ def _run_retailer(plan: FlowPlan, key: str) -> RetailerOutcome:
             "its partition was added by hand and the registry sensor will remove it. "
             "Add the retailer to the registry to sync it."
         )
-        outcome.failed_step = plan.steps[0].name
+        outcome.failed_step = plan.steps[0].name if plan.steps else "checks"
         return outcome
     if not getattr(retailer.flows, plan.flow):
         outcome.skipped = f"the {plan.flow} flow is disabled for '{key}' in the registry"
@@ -149,6 +153,6 @@ def _run_retailer(plan: FlowPlan, key: str) -> RetailerOutcome:
         except Exception as exc:  # isolation: this retailer stops, the others go on
             outcome.error = exc
             outcome.failed_step = outcome.failed_step or "checks"
-            plan.log.error("retailer '%s' failed at %s: %s", key, outcome.failed_step,
-                           outcome.error_head())  # fmt: skip
+            head = outcome.error_head(known_secret_values(plan.registry))
+            plan.log.error("retailer '%s' failed at %s: %s", key, outcome.failed_step, head)
     return outcome

@@ -166,7 +166,9 @@ def failed_blocking_check_sensor(
         body = check_failure_email(
             evaluation.check_name, asset, partition, metadata, run.run_id, description
         )
-        key = f"check:{run.run_id}:{asset}:{evaluation.check_name}:{partition or '-'}"
+        # One email per check and retailer of a run: a verdict judged over a retailer's span
+        # is recorded on each of its hours, but it is one finding.
+        key = f"check:{run.run_id}:{asset}:{evaluation.check_name}:{retailer or partition or '-'}"
         _queue(context.log, email, "check_failure", key, recipients, body)
 
 

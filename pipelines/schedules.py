@@ -58,7 +58,9 @@ def tick_request(
             sorted(set(known) - enabled),
         )
     now = context.scheduled_execution_time or datetime.now(UTC)
-    key_range = tick_range(known, now)
+    # The rectangle's corners are registry retailers: a hand-added partition the registry
+    # sensor deletes while this run queues must not make the range unresolvable.
+    key_range = tick_range(retailers, now, registry.get().partitions_start)
     return dg.RunRequest(
         run_key=f"{flow}:{now:%Y%m%dT%H%M}",
         tags={

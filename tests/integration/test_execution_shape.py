@@ -163,3 +163,17 @@ def test_partition_of_a_retailer_not_in_the_registry_fails_alone_with_the_fix(fl
         text = failure + "".join(str(e.cause or e) for e in errors)
         assert "retailer 'typo-store' is not in the registry" in text
         assert "registry sensor will remove it" in text
+
+
+def test_a_revoked_hub_token_is_one_alert_not_one_per_retailer(flow, monkeypatch):  # P5
+    domains = [f"{r}.myshopify.com" for r in RETAILERS]
+    flow.sim.run_shopper(domains=domains, count=2, seed=22, mix=CLEAN)
+    monkeypatch.setenv("SHOPSYNC_TOKEN_HUB", "shpat_revoked_hub_0000")  # 401 at the hub
+    time.sleep(0.6)
+    with dg.instance_for_test() as instance:
+        result = flow.run_tick("orders_job", None, instance, ops=NO_HOLD)
+        assert not result.success
+        assert partition_status(instance, "hub_orders")[1]  # the failed partitions show
+    [(subject, text)] = _outbox(flow.db_url, "run_failure")
+    assert "the hub store" in text and all(r in text for r in RETAILERS)
+    assert "shpat_revoked_hub" not in subject + text

@@ -13,6 +13,7 @@ from assets.partitions import retailer_windows, tick_range
 from pipelines.definitions import defs
 from pipelines.instance import dagster_config, sqlalchemy_psycopg2_url
 from pipelines.sensors import registry_partition_changes
+from resources.registry import DEFAULT_PARTITIONS_START as START
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -89,13 +90,18 @@ def test_runs_execute_in_process_and_pay_no_step_processes():
 
 
 def test_tick_covers_every_retailer_for_the_previous_and_current_hour():
-    key_range = tick_range(["a", "b", "c"], datetime(2026, 11, 26, 10, 7, tzinfo=UTC))
+    key_range = tick_range(["a", "b", "c"], datetime(2026, 11, 26, 10, 7, tzinfo=UTC), START)
     assert (key_range.start, key_range.end) == ("2026-11-26-09:00|a", "2026-11-26-10:00|c")
     pdef = defs.resolve_assets_def("hub_orders").partitions_def
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("orders_retailers", ["a", "b", "c"])
         keys = pdef.get_partition_keys_in_range(key_range, dynamic_partitions_store=instance)
     assert len(keys) == 6 and {k.keys_by_dimension["retailer"] for k in keys} == {"a", "b", "c"}
+
+
+def test_tick_in_the_first_hour_of_the_partitions_covers_only_that_hour():
+    key_range = tick_range(["a"], datetime(2026, 11, 24, 0, 7, tzinfo=UTC), START)
+    assert (key_range.start, key_range.end) == ("2026-11-24-00:00|a", "2026-11-24-00:00|a")
 
 
 def test_run_partitions_merge_into_windows_per_retailer():
