@@ -18,7 +18,7 @@ from flows.steps import RetailerStep
 from flows.verdicts import CheckVerdict
 from resources.ledgers import orders as ledger
 from sync.models import RetailerOrder
-from sync.order_keys import hub_orders_by_source, retailer_tag, source_key
+from sync.order_keys import hub_orders_by_source, parse_source_key, retailer_tag, source_key
 from sync.orders import hub_lines
 
 _MARGIN = timedelta(minutes=10)
@@ -56,9 +56,13 @@ def _hub_orders_of(step: RetailerStep, since, until) -> list[dict]:
 
 def hub_store_verdicts(step: RetailerStep, since, until) -> list[CheckVerdict]:
     found = _hub_orders_of(step, since, until)
-    landed = {source_key(step.key, gid) for gid in ledger.landed_order_gids(step.conn, step.key)}
-    unique, sourced = [], []
     by_source = hub_orders_by_source(found)
+    # Only the retailer orders these hub orders name: the read does not grow with history.
+    named = [ref.order_gid for key in by_source if (ref := parse_source_key(key))]
+    landed = {
+        source_key(step.key, gid) for gid in ledger.landed_order_gids(step.conn, step.key, named)
+    }
+    unique, sourced = [], []
     for key, gids in by_source.items():
         unique += [{"source_key": key, "hub_order": g} for g in gids]
         sourced += [{"hub_order": g, "has_source": key in landed} for g in gids]

@@ -296,9 +296,12 @@ def oldest_claim(
     ).fetchone()[0]
 
 
-def landed_order_gids(conn: psycopg.Connection, retailer: str) -> list[str]:
+def landed_order_gids(conn: psycopg.Connection, retailer: str, order_gids: list[str]) -> list[str]:
+    """Which of `order_gids` are landed retailer orders of `retailer`."""
     rows = conn.execute(
-        "SELECT order_gid FROM shopsync.retailer_orders WHERE retailer = %s", (retailer,)
+        "SELECT order_gid FROM shopsync.retailer_orders WHERE retailer = %s"
+        " AND order_gid = ANY(%s)",
+        (retailer, order_gids),
     ).fetchall()
     return [r[0] for r in rows]
 
