@@ -50,7 +50,11 @@ def _hub_orders_of(step: RetailerStep, since, until) -> list[dict]:
     oldest = ledger.oldest_claim(step.conn, step.key, step.run_id, since, until)
     if oldest is None:  # no hub order was made for this window: nothing to judge
         return []
-    found = recent_hub_orders(step.hub, oldest - _MARGIN)
+    since = oldest - _MARGIN
+    if step.shared is not None:  # one scan of the hub for every retailer of the run
+        found = step.shared.hub_orders_since(since, lambda t: recent_hub_orders(step.hub, t))
+    else:
+        found = recent_hub_orders(step.hub, since)
     return [o for o in found if retailer_tag(step.key) in (o.get("tags") or [])]
 
 

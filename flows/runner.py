@@ -18,9 +18,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from flows.steps import FlowOptions, RetailerStep, StepReport, Window
+from flows.steps import FlowOptions, RetailerStep, RunReads, StepReport, Window
 from resources.email import known_secret_values, redact
 from resources.postgres import PostgresResource
 from resources.registry import Registry
@@ -104,17 +104,55 @@ class RetailersFailedError(RuntimeError):
 
 
 def run_flow(plan: FlowPlan) -> list[RetailerOutcome]:
-    """Each retailer of the plan through every step, at most `max_parallel` at a time."""
+    """Each retailer of the plan through every step, at most `max_parallel` at a time;
+    then, once every retailer's writes are done, the checks of those that completed
+    (so a store read the checks share, like the hub's newest orders, is read once per
+    run and sees every write of the run)."""
     keys = sorted(plan.windows)
     if not keys:
         return []
     workers = max(1, min(plan.max_parallel, len(keys)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{plan.flow}") as pool:
-        return list(pool.map(lambda key: _run_retailer(plan, key), keys))
+        outcomes = list(pool.map(lambda key: _run_retailer(plan, key, _steps), keys))
+        if plan.verify is not None:
+            shared = RunReads(floor=_earliest_read(plan))
+            done = [o for o in outcomes if not o.failed and not o.skipped]
+            list(pool.map(lambda o: _run_retailer(plan, o.retailer, _verify, o, shared), done))
+    return outcomes
 
 
-def _run_retailer(plan: FlowPlan, key: str) -> RetailerOutcome:
-    outcome = RetailerOutcome(key)
+def _earliest_read(plan: FlowPlan) -> datetime:
+    """The earliest `updated_at` the run's retailers read: window start less lookback."""
+    lookback = max(
+        (r.lookback_hours.orders for r in plan.registry.retailers if r.key in plan.windows),
+        default=0,
+    )
+    return min(s for w in plan.windows.values() for s, _ in w) - timedelta(hours=lookback)
+
+
+def _steps(plan: FlowPlan, step: RetailerStep, outcome: RetailerOutcome) -> None:
+    for flow_step in plan.steps:
+        outcome.failed_step = flow_step.name
+        outcome.reports[flow_step.name] = flow_step.run(step.at_step(flow_step.name))
+    outcome.failed_step = None
+
+
+def _verify(plan: FlowPlan, step: RetailerStep, outcome: RetailerOutcome) -> None:
+    outcome.failed_step = "checks"
+    outcome.verified = plan.verify(step.at_step("checks"))
+    outcome.failed_step = None
+
+
+def _run_retailer(
+    plan: FlowPlan,
+    key: str,
+    phase: Callable[[FlowPlan, RetailerStep, RetailerOutcome], None],
+    outcome: RetailerOutcome | None = None,
+    shared: RunReads | None = None,
+) -> RetailerOutcome:
+    """One phase (the steps, or the checks) for one retailer, with its own connection
+    and clients; whatever it raises is kept in the outcome, never raised."""
+    outcome = outcome or RetailerOutcome(key)
     try:
         retailer = plan.registry.retailer(key)
     except KeyError:
@@ -131,28 +169,22 @@ def _run_retailer(plan: FlowPlan, key: str) -> RetailerOutcome:
         return outcome
     with ExitStack() as stack:
         try:
-            conn = stack.enter_context(plan.postgres.get_connection())
             opened = dict(run_id=plan.run_id, recorder=plan.recorder)
             step = RetailerStep(
                 retailer=retailer,
                 client=stack.enter_context(plan.shopify.get_client(key, **opened)),
                 hub=stack.enter_context(plan.shopify.get_client("hub", **opened)),
-                conn=conn,
+                conn=stack.enter_context(plan.postgres.get_connection()),
                 windows=plan.windows[key],
                 run_id=plan.run_id,
                 now=plan.now,
                 options=plan.options,
                 log=plan.log,
+                shared=shared,
             )
-            for flow_step in plan.steps:
-                outcome.failed_step = flow_step.name
-                outcome.reports[flow_step.name] = flow_step.run(step.at_step(flow_step.name))
-            outcome.failed_step = None
-            if plan.verify is not None:
-                outcome.verified = plan.verify(step.at_step("checks"))
+            phase(plan, step, outcome)
         except Exception as exc:  # isolation: this retailer stops, the others go on
             outcome.error = exc
-            outcome.failed_step = outcome.failed_step or "checks"
             head = outcome.error_head(known_secret_values(plan.registry))
             plan.log.error("retailer '%s' failed at %s: %s", key, outcome.failed_step, head)
     return outcome

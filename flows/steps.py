@@ -10,6 +10,8 @@ positional arguments.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -33,6 +35,39 @@ class FlowOptions:
     reconcile_delay: float = 1.0
 
 
+class RunReads:
+    """Store reads the retailers of one run share, made once per run (thread-safe).
+
+    The hub's newest orders, read index-free, serve every retailer's store-side order
+    checks: the hub's rate budget is shared, so one scan per run, not one per retailer.
+    A scan starts before the run's earliest window less its lookback (`floor`), or
+    earlier if a retailer needs older orders, and is extended only then."""
+
+    def __init__(self, floor: datetime) -> None:
+        self.floor = floor
+        self._lock = threading.Lock()
+        self._since: datetime | None = None
+        self._hub_orders: list[dict] = []
+
+    def hub_orders_since(
+        self, since: datetime, scan: Callable[[datetime], list[dict]]
+    ) -> list[dict]:
+        """Hub orders created since `since`, newest first, from one shared scan."""
+        with self._lock:
+            if self._since is None or since < self._since:
+                self._since = min(since, self.floor - SHARED_SCAN_MARGIN)
+                self._hub_orders = scan(self._since)
+            return [o for o in self._hub_orders if _created(o) >= since]
+
+
+#: How far before `floor` the shared hub scan starts (claims a little older than the window).
+SHARED_SCAN_MARGIN = timedelta(hours=1)
+
+
+def _created(order: dict) -> datetime:
+    return datetime.fromisoformat(order["createdAt"].replace("Z", "+00:00"))
+
+
 @dataclass
 class RetailerStep:
     """One retailer's share of a run: config, clients, connection, windows, run."""
@@ -46,6 +81,7 @@ class RetailerStep:
     now: datetime
     options: FlowOptions = field(default_factory=FlowOptions)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("shopsync.flows"))
+    shared: RunReads | None = None  # the run's shared reads (set for the checks phase)
 
     @property
     def key(self) -> str:
