@@ -39,8 +39,9 @@ asserted. Each tick stops after `--tick-timeout` seconds (its runs are cancelled
         .venv/bin/python bench/scale.py [--quick | --sizes 4,16,64] [--skip-baseline]
 
 Writes `bench/results/scale.json` and the `## Scale (bench/scale.py)` section of
-`bench/README.md`. The baseline runs from a git worktree of 8eb968c (`--baseline-tree`,
-created if missing, never committed).
+`bench/README.md`. The new shape runs from a copy of the working tree taken at the start
+(others may edit the tree meanwhile, and every run worker imports it afresh); the baseline
+from a git worktree of 8eb968c (`--baseline-tree`, created if missing, never committed).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ import logging
 import os
 import platform
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -196,13 +198,13 @@ def free_port() -> int:
 class SimServer:
     """The simulator in its own process: its CPU is Shopify's, not shopsync's."""
 
-    def __init__(self, scenario: Path, log: Path, args: argparse.Namespace) -> None:
+    def __init__(self, root: Path, scenario: Path, log: Path, args: argparse.Namespace) -> None:
         port = free_port()
         argv = [sys.executable, "-m", "simulator", "--scenario", str(scenario),
                 "--port", str(port), "--time-scale", str(args.time_scale)]  # fmt: skip
         with log.open("ab") as out:
-            self.proc = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=out,
-                                         env=tree_env(Shape("sim", ROOT, ())))  # fmt: skip
+            self.proc = subprocess.Popen(argv, cwd=root, stdout=out, stderr=out,
+                                         env=tree_env(Shape("sim", root, ())))  # fmt: skip
         self.base_url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 300
         while True:
@@ -304,9 +306,9 @@ class Sampler:
 def postgres_server(url: str) -> psutil.Process | None:
     """The postmaster of `url`'s server when it runs on this machine, else None."""
     try:
-        with psycopg.connect(url) as conn:
+        with psycopg.connect(url) as conn:  # the backend exits with its connection
             backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
-        return psutil.Process(backend).parent()
+            return psutil.Process(backend).parent()
     except (psutil.Error, psycopg.Error):
         return None
 
@@ -314,23 +316,51 @@ def postgres_server(url: str) -> psutil.Process | None:
 # --- the daemon's work: sensor, schedule tick, run queue ---------------------------------
 
 
+@dataclass
+class Daemon:
+    """What the daemon holds: the instance, the workspace (managed gRPC code servers) and
+    the code location; `keep_fresh` does what its controller does every minute."""
+
+    instance: dg.DagsterInstance
+    context: Any  # WorkspaceProcessContext
+    registry: Any  # GrpcServerRegistry
+    location: Any
+    repo: Any
+    refreshed: float = field(default_factory=time.monotonic)
+    reloads: int = 0
+
+    def keep_fresh(self) -> None:
+        """Like `DagsterDaemonController.check_workspace_freshness`: every 60 s the code
+        servers are replaced (a new one loads the code; the old one finishes its runs)."""
+        from dagster._daemon.controller import RELOAD_WORKSPACE_INTERVAL
+
+        if time.monotonic() - self.refreshed > RELOAD_WORKSPACE_INTERVAL:
+            self.registry.clear_all_grpc_endpoints()
+            self.context.refresh_workspace()
+            self.refreshed, self.reloads = time.monotonic(), self.reloads + 1
+
+
 @contextmanager
-def workspace(shape: Shape, home: Path) -> Iterator[tuple[dg.DagsterInstance, Any, Any, Any]]:
-    """(instance, workspace process context, code location, repository) of the shape."""
-    from dagster._core.test_utils import create_test_daemon_workspace_context
+def daemon_for(shape: Shape, home: Path) -> Iterator[Daemon]:
+    """The shape's workspace as the daemon loads it (`create_test_daemon_workspace_context`
+    with the registry kept, so that it can be refreshed as the controller does)."""
+    from dagster._core.workspace.context import WorkspaceProcessContext
     from dagster._core.workspace.load_target import WorkspaceFileTarget
+    from dagster._daemon.controller import create_daemon_grpc_server_registry
 
     target = WorkspaceFileTarget(paths=[str(shape.root / "workspace.yaml")])
     with (
         dg.DagsterInstance.from_config(str(home)) as instance,
-        create_test_daemon_workspace_context(target, instance) as context,
+        create_daemon_grpc_server_registry(instance) as registry,
+        WorkspaceProcessContext(instance, target, grpc_server_registry=registry) as context,
     ):
         entries = context.create_request_context().get_code_location_entries()
         entry = next(iter(entries.values()))
         if entry.load_error:
             raise RuntimeError(f"code location failed to load: {entry.load_error.message}")
         location = entry.code_location
-        yield instance, context, location, next(iter(location.get_repositories().values()))
+        repo = next(iter(location.get_repositories().values()))
+        yield Daemon(instance, context, registry, location, repo)
 
 
 def register_retailers(instance: dg.DagsterInstance, location: Any, repo: Any) -> list[str]:
@@ -377,20 +407,23 @@ def evaluate_tick(context: Any, schedule: Any, tick_time: datetime) -> Any:
     return instance.get_ticks(schedule.get_remote_origin_id(), schedule.selector_id, limit=1)[0]
 
 
-def drive_runs(context: Any, run_ids: list[str], timeout: float) -> tuple[list, bool]:
+def drive_runs(daemon: Daemon, run_ids: list[str], timeout: float) -> tuple[list, bool]:
     """The run-coordinator daemon's dequeue loop until every run is finished (or the
     timeout: then the rest is cancelled); returns (run records, timed out)."""
     from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import (
         QueuedRunCoordinatorDaemon,
     )
 
-    instance = context.instance
+    if not run_ids:
+        return [], False
+    instance, context = daemon.instance, daemon.context
     interval = instance.run_coordinator.dequeue_interval_seconds
     deadline, next_dequeue = time.monotonic() + timeout, 0.0
-    with QueuedRunCoordinatorDaemon(interval_seconds=interval) as daemon:
+    with QueuedRunCoordinatorDaemon(interval_seconds=interval) as coordinator:
         while True:
+            daemon.keep_fresh()
             if time.monotonic() >= next_dequeue:
-                list(daemon.run_iteration(context))
+                list(coordinator.run_iteration(context))
                 next_dequeue = time.monotonic() + interval
             records = instance.get_run_records(dg.RunsFilter(run_ids=run_ids))
             if all(r.dagster_run.is_finished for r in records):
@@ -401,6 +434,10 @@ def drive_runs(context: Any, run_ids: list[str], timeout: float) -> tuple[list, 
                         instance.run_coordinator.cancel_run(record.dagster_run.run_id)
                 return instance.get_run_records(dg.RunsFilter(run_ids=run_ids)), True
             time.sleep(0.25)
+
+
+# Long-lived processes a tick may start: a code server (workspace refresh), mp's tracker.
+CODE_SERVER_OR_HELPER = re.compile(r"api grpc|resource_tracker")
 
 
 def wait_for_workers(excluded: set[int], before: set[int], timeout: float = 60.0) -> int:
@@ -414,7 +451,7 @@ def wait_for_workers(excluded: set[int], before: set[int], timeout: float = 60.0
                 if (
                     proc.pid not in before
                     and proc.status() != psutil.STATUS_ZOMBIE
-                    and "resource_tracker" not in " ".join(proc.cmdline())
+                    and not CODE_SERVER_OR_HELPER.search(" ".join(proc.cmdline()))
                 ):
                     alive.append(proc.pid)
         if not alive or time.monotonic() > deadline:
@@ -456,19 +493,22 @@ class Case:
         return {self.sim.proc.pid}
 
 
-def measure_tick(case: Case, context: Any, repo: Any, flow: str) -> dict[str, Any]:
+def measure_tick(case: Case, daemon: Daemon, flow: str) -> dict[str, Any]:
     """One tick of `flow`, measured from schedule evaluation to the last worker's exit."""
     now = datetime.now(UTC)
     tick_time = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
-    schedule = repo.get_schedule(f"{flow}_schedule")
+    schedule = daemon.repo.get_schedule(f"{flow}_schedule")
+    reloads = daemon.reloads
     me, sim = psutil.Process(), psutil.Process(case.sim.proc.pid)
     before_pids = {p.pid for p in tree(me, case.excluded)}
     cpu0, sim0, pg0 = tree_cpu(tree(me, case.excluded)), tree_cpu(tree(sim)), pg_cpu(case)
+    host0 = host_busy()
     with Sampler(case.excluded) as sampler:
         started = time.time()
-        tick = evaluate_tick(context, schedule, tick_time)
+        daemon.keep_fresh()
+        tick = evaluate_tick(daemon.context, schedule, tick_time)
         evaluated = time.time()
-        records, timed_out = drive_runs(context, list(tick.run_ids), case.args.tick_timeout)
+        records, timed_out = drive_runs(daemon, list(tick.run_ids), case.args.tick_timeout)
         stragglers = wait_for_workers(case.excluded, before_pids)
     cpu = tree_cpu(tree(me, case.excluded)) - cpu0 - sampler.own_cpu
     figures = run_figures(records, started)
@@ -480,12 +520,20 @@ def measure_tick(case: Case, context: Any, repo: Any, flow: str) -> dict[str, An
         "cpu_s": round(cpu, 1), "cpu_s_per_retailer": round(cpu / len(case.retailers), 2),
         "simulator_cpu_s": round(tree_cpu(tree(sim)) - sim0, 1),
         "postgres_cpu_s": round(pg_cpu(case) - pg0, 1) if case.postgres else None,
+        "host_busy_cpu_s": round(host_busy() - host0, 1),  # every process on the machine
         "peak_rss_mb": round(sampler.peak_rss / 2**20),
         "peak_rss_total_mb": round(sampler.peak_rss_total / 2**20),
         "peak_processes": sampler.peak_processes, "stragglers": stragglers,
         "run_ids": [r.dagster_run.run_id for r in records],
-        "errors": run_errors(context.instance, records),
+        "workspace_reloads": daemon.reloads - reloads,
+        "errors": ([f"tick {tick.status.value}: {tick.error.message.strip()[:400]}"]
+                   if tick.error else []) + run_errors(daemon.instance, records),
     }  # fmt: skip
+
+
+def host_busy() -> float:
+    t = psutil.cpu_times()
+    return sum(t) - t.idle - getattr(t, "iowait", 0.0)
 
 
 def pg_cpu(case: Case) -> float:
@@ -544,8 +592,8 @@ def outcome(case: Case, flow: str, tick: dict[str, Any], sim_before: dict) -> di
 def run_flows(case: Case, home: Path) -> list[dict[str, Any]]:
     """Registry sensor, orders tick, warehouse shipping, fulfillments tick."""
     results = []
-    with workspace(case.shape, home) as (instance, context, location, repo):
-        filled = register_retailers(instance, location, repo)
+    with daemon_for(case.shape, home) as daemon:
+        filled = register_retailers(daemon.instance, daemon.location, daemon.repo)
         if tuple(filled) != case.shape.partitions:
             raise RuntimeError(
                 f"{case.shape.name}: code location defines {filled}, "
@@ -556,7 +604,7 @@ def run_flows(case: Case, home: Path) -> list[dict[str, Any]]:
                 time.sleep(1.0)  # hub fulfillment orders appear shortly after orderCreate
                 case.sim.call("POST", "/_sim/actors/warehouse", {"seed": 7})
             before = case.sim.totals()
-            tick = measure_tick(case, context, repo, flow)
+            tick = measure_tick(case, daemon, flow)
             results.append(outcome(case, flow, tick, before))
             say(f"{case.shape.name:<8} {len(case.retailers):>3} retailers {flow:<12} "
                 f"{tick['runs']} runs, {tick['wall_s']} s, {tick['cpu_s']} CPU s"
@@ -606,7 +654,7 @@ def run_case(shape: Shape, n: int, args: argparse.Namespace, admin: str) -> list
     home.mkdir()
     (home / "dagster.yaml").write_text(yaml.safe_dump(prepared["dagster_yaml"], sort_keys=False))
     log = work / "case.log"
-    sim = SimServer(work / "scenario.yaml", log, args)
+    sim = SimServer(shape.root, work / "scenario.yaml", log, args)
     env = {s["token_env"]: s["token"] for s in scenario["stores"]}
     env.update(
         SHOPSYNC_SHOPIFY_BASE_URL=sim.base_url,
@@ -672,7 +720,8 @@ def readme_section(report: dict[str, Any]) -> str:
         "`fulfillments`, at N retailers, executed as the daemon executes it: the scheduler",
         "daemon's tick code evaluates the schedule in a gRPC code server, the run-coordinator",
         "daemon's loop dequeues the runs (at most 4 at once) and the DefaultRunLauncher starts a",
-        "run worker per run. `new` is the working tree (one run per flow tick); `baseline` is",
+        "run worker per run. `new` is a copy of the working tree taken at the start (one run",
+        "per flow tick); `baseline` is",
         f"{BASELINE_COMMIT} (one run per retailer-hour) from a git worktree. CPU s covers the",
         "bench process (acting as the daemon), the code server and every run worker and step",
         "process (the simulator's own CPU is the `sim CPU s` column); `hub orders` is the",
@@ -749,8 +798,21 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def snapshot_tree() -> Path:
+    """A frozen copy of the working tree (tracked and untracked files, not ignored ones):
+    the tree may be edited while the bench runs, and every run worker imports it afresh."""
+    target = Path(tempfile.mkdtemp(prefix="shopsync_bench_scale_tree_"))
+    listing = ["git", "-C", str(ROOT), "ls-files", "-z", "-co", "--exclude-standard"]
+    names = subprocess.run(listing, check=True, capture_output=True).stdout.split(b"\0")
+    for name in filter(None, map(os.fsdecode, names)):
+        if (ROOT / name).is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, target / name)
+    return target
+
+
 def plan(args: argparse.Namespace) -> list[tuple[Shape, int]]:
-    new = Shape("new", ROOT, ("fulfillments_retailers", "orders_retailers"))
+    new = Shape("new", snapshot_tree(), ("fulfillments_retailers", "orders_retailers"))
     cases = [(new, n) for n in args.sizes]
     if not args.skip_baseline:
         baseline = baseline_shape(args.baseline_tree)
@@ -762,9 +824,10 @@ def main() -> None:
     args = parse_args()
     logging.basicConfig(level=logging.WARNING)
     admin = database_url()
-    started = time.monotonic()
+    started, git_at_start = time.monotonic(), git_state()
     cases: list[dict[str, Any]] = []
-    for shape, n in plan(args):
+    planned = plan(args)
+    for shape, n in planned:
         say(f"{shape.name} shape, {n} retailers ...")
         try:
             cases += run_case(shape, n, args, admin)
@@ -777,8 +840,11 @@ def main() -> None:
         "benchmark": "scale",
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": command_line(),
-        "git": git_state(),
+        # The tree may change while the bench runs (each run worker imports it afresh).
+        "git": git_at_start,
+        "git_at_end": git_state(),
         "baseline": BASELINE_COMMIT,
+        "trees": {shape.name: str(shape.root) for shape, _ in planned},
         "host": f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}"
         f", load {load[0]:.1f} at the end",
         "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
