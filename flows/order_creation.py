@@ -15,7 +15,7 @@ from typing import Any
 
 from flows.exactly_once import Outcome, WriteOnce
 from flows.orders import classify, hub_variants_for
-from flows.steps import RetailerStep, StepReport
+from flows.steps import RetailerStep, StepReport, order_created_at
 from resources.email_templates import OrderIssue
 from resources.ledgers import orders as ledger
 from resources.ledgers.locks import store_lock
@@ -56,8 +56,7 @@ def recent_hub_orders(hub: ShopifyClient, since: datetime) -> list[dict[str, Any
     (the index lags; the database does not)."""
     found = []
     for node in hub.paginate("orders_recent_hub", {}, ("orders",)):
-        created = datetime.fromisoformat(node["createdAt"].replace("Z", "+00:00"))
-        if created < since:
+        if order_created_at(node) < since:
             break
         found.append(node)
     return found

@@ -93,7 +93,6 @@ class RetailersFailedError(RuntimeError):
     def __init__(
         self, flow: str, failed: list[RetailerOutcome], total: int, secrets: list[str] = ()
     ):
-        self.retailers = [o.retailer for o in failed]
         lines = [
             f"retailer '{o.retailer}' at {o.failed_step}: {o.error_head(secrets)}" for o in failed
         ]

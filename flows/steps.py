@@ -57,14 +57,15 @@ class RunReads:
             if self._since is None or since < self._since:
                 self._since = min(since, self.floor - SHARED_SCAN_MARGIN)
                 self._hub_orders = scan(self._since)
-            return [o for o in self._hub_orders if _created(o) >= since]
+            return [o for o in self._hub_orders if order_created_at(o) >= since]
 
 
 #: How far before `floor` the shared hub scan starts (claims a little older than the window).
 SHARED_SCAN_MARGIN = timedelta(hours=1)
 
 
-def _created(order: dict) -> datetime:
+def order_created_at(order: dict) -> datetime:
+    """`createdAt` of an order node as an aware datetime."""
     return datetime.fromisoformat(order["createdAt"].replace("Z", "+00:00"))
 
 
@@ -114,6 +115,3 @@ class StepReport:
     counts: dict[str, int] = field(default_factory=dict)
     issues: list[OrderIssue] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
-
-    def add(self, key: str, n: int = 1) -> None:
-        self.counts[key] = self.counts.get(key, 0) + n

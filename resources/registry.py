@@ -19,6 +19,8 @@ import dagster as dg
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sync.orders import DEFAULT_HOLD_WINDOW
+
 DEFAULT_REGISTRY_PATH = Path(__file__).resolve().parent.parent / "config" / "retailers.example.yaml"
 REGISTRY_ENV = "SHOPSYNC_REGISTRY"
 DEFAULT_PARTITIONS_START = date(2026, 11, 24)
@@ -155,7 +157,9 @@ class RetailerConfig(StoreConfig):
     lookback_hours: LookbackHours = LookbackHours()
     safety_stock: Annotated[int, Field(ge=0)] = 0
     #: A new order waits this long before import, so early edits and cancels land first.
-    hold_window_minutes: Annotated[float, Field(ge=0, le=24 * 60)] = 2.0
+    hold_window_minutes: Annotated[float, Field(ge=0, le=24 * 60)] = (
+        DEFAULT_HOLD_WINDOW.total_seconds() / 60
+    )
     notify: list[str] = Field(default_factory=list)
 
     _loc = field_validator("hub_location_id")(classmethod(lambda cls, v: _location(v)))
