@@ -122,6 +122,10 @@ def test_fresh_instance_takes_two_concurrent_untagged_runs_of_one_retailer(
         config = dagster_config(sqlalchemy_psycopg2_url(storage))
         (home / "dagster.yaml").write_text(yaml.safe_dump(config))
         monkeypatch.setenv("DAGSTER_HOME", str(home))
+        # Create Dagster's tables once, as the webserver or daemon does before any run:
+        # two processes creating them at once race inside dagster-postgres itself
+        # (DuplicateObject "secondary_indexes"), which no shopsync deployment does.
+        dg.DagsterInstance.get().dispose()
         workers = [
             start_worker("--retailer", retailer, "--mode", "job", "--slow", "0.05")
             for _ in range(2)
