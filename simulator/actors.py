@@ -98,6 +98,18 @@ def run_warehouse(
     }
 
 
+def commit_order_inventory(store: Store, order: Any) -> None:
+    """A shopper's order commits its units at the locations it routed to: ``available``
+    drops, ``committed`` rises (what every retailer's stock does on a sale)."""
+    now = utcnow()
+    for fo in order.fulfillment_orders_list:
+        for foli in fo.line_items_list:
+            item = foli.variant.inventory_item if foli.variant else None
+            level = item.levels.get(fo.location.id) if item and fo.location else None
+            if level is not None:
+                store.change_level(level, now, committed=foli.total_quantity)
+
+
 def run_shopper(
     sim: Any,
     *,
@@ -124,6 +136,7 @@ def run_shopper(
                     continue
                 order = create_order(store, sim.ids, spec)
                 store.touch(order, "order")
+                commit_order_inventory(store, order)
                 placed.append(
                     {
                         "store": store.domain,
@@ -134,3 +147,27 @@ def run_shopper(
                     }
                 )
     return {"orders": placed}
+
+
+def set_inventory(
+    store: Store, sku: str, location: str, *, available: int | None, active: bool | None
+) -> list[dict[str, Any]]:
+    """See ``Simulator.set_inventory``; returns the changed levels."""
+    loc = store.locations.get(location) or next(
+        (loc for loc in store.locations.values() if loc.name == location), None
+    )
+    if loc is None:
+        raise KeyError(f"no location {location!r} at {store.domain}")
+    changed = []
+    with store.lock:
+        for item in [i for i in store.inventory_items.values() if i.sku == sku]:
+            level = item.levels.get(loc.id)
+            if level is None:
+                continue
+            if active is not None:
+                level.is_active = active
+            store.change_level(level, utcnow(), available=available)
+            changed.append({"level_id": level.id, **level.quantities_map})
+    if not changed:
+        raise KeyError(f"{store.domain} stocks no {sku!r} at {loc.name}")
+    return changed

@@ -11,7 +11,7 @@ from typing import Any
 
 from simulator.snapshot import state, store_summary
 
-STORE_ROUTE = re.compile(r"^/_sim/stores/([^/]+)/(state|counters|faults|bucket)$")
+STORE_ROUTE = re.compile(r"^/_sim/stores/([^/]+)/(state|counters|faults|bucket|inventory)$")
 
 
 def handle_admin(sim: Any, method: str, path: str, payload: dict[str, Any]) -> tuple[int, Any]:
@@ -51,6 +51,8 @@ def _store_route(sim: Any, method: str, domain: str, what: str, payload: dict[st
                 store.faults.clear()
             store.faults.update(**payload)
         return 200, store.faults.as_dict()
+    if what == "inventory" and method == "POST":
+        return 200, {"levels": sim.set_inventory(domain, **payload)}
     if what == "bucket":
         if method == "POST":
             store.bucket.reset(payload.get("available"))

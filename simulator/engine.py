@@ -38,7 +38,8 @@ from simulator import (  # noqa: F401  (registers resolvers)
 from simulator.context import RequestContext
 from simulator.cost import MAX_SINGLE_QUERY_COST, calculate_actual_cost, calculate_requested_cost
 from simulator.resolver_table import attach, default_resolver
-from simulator.versions import Features, features_for
+from simulator.schema import add_later_arguments
+from simulator.versions import Features, features_for, includes
 
 SCHEMA_DIR = Path(__file__).with_name("schema")
 BASE_SDL = SCHEMA_DIR / "admin_2025-01.graphql"
@@ -63,6 +64,9 @@ def schema_for(features: Features) -> GraphQLSchema:
         if _enabled(since, features):
             sdl += "\n" + body
     schema = build_schema(sdl)
+    for since, body in _patch_sections():
+        if _enabled(since, features):
+            add_later_arguments(schema, body)
     if features.cas_v2_required:  # 2026-04 removed the old compare-and-set inputs
         schema.type_map["InventoryQuantityInput"].fields.pop("compareQuantity")  # type: ignore[union-attr]
         schema.type_map["InventorySetQuantitiesInput"].fields.pop("ignoreCompareQuantity")  # type: ignore[union-attr]
@@ -70,10 +74,7 @@ def schema_for(features: Features) -> GraphQLSchema:
 
 
 def _enabled(since: str, features: Features) -> bool:
-    wanted = features_for(since)
-    return (not wanted.order_by_identifier or features.order_by_identifier) and (
-        not wanted.change_from_quantity or features.change_from_quantity
-    )
+    return includes(features, features_for(since))
 
 
 @dataclass

@@ -15,6 +15,18 @@ from dataclasses import dataclass, field
 PRE_KINDS = ("http_500", "http_502", "http_503", "http_429", "timeout", "reset")
 POST_KINDS = ("lose_response_after_commit",)
 KINDS = PRE_KINDS + POST_KINDS
+#: Events armed for the next N times they can happen (a count, not a rate):
+#: - ``sell_before_inventory_write``: a shopper buys one unit of the first entry's item at
+#:   its location just before an ``inventorySetQuantities`` applies (FAULTS I1);
+#: - ``idempotency_concurrent_request``: the keyed write answers
+#:   ``IDEMPOTENCY_CONCURRENT_REQUEST`` and applies nothing (retry later, same key);
+#: - ``idempotency_previous_attempt_failed``: the key is poisoned: it answers
+#:   ``IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED`` from now on (retry with a new key).
+ARMED_KINDS = (
+    "sell_before_inventory_write",
+    "idempotency_concurrent_request",
+    "idempotency_previous_attempt_failed",
+)
 
 
 @dataclass
@@ -30,6 +42,7 @@ class FaultPlan:
     injected: int = 0
     #: Outcome forced on the next bulk operations: FAILED, TIMEOUT (partial data) or NO_URL.
     bulk_outcome: str | None = None
+    armed: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -48,16 +61,21 @@ class FaultPlan:
                 elif name == "max_faults":
                     self.max_faults = None if value is None else int(value)  # type: ignore[arg-type]
                     self.injected = 0
+                elif name in ARMED_KINDS:
+                    self.armed[name] = int(value)  # type: ignore[arg-type]
                 elif name == "bulk_outcome":
                     self.bulk_outcome = str(value) if value else None
                 elif name == "seed":
                     self._rng = random.Random(int(value))  # type: ignore[arg-type]
                 else:
-                    raise ValueError(f"unknown fault setting {name!r}; known: {KINDS}")
+                    raise ValueError(
+                        f"unknown fault setting {name!r}; known: {KINDS + ARMED_KINDS}"
+                    )
 
     def clear(self) -> None:
         self.update(**dict.fromkeys(KINDS, 0.0), only_fields=None, max_faults=None)
         self.bulk_outcome = None
+        self.armed.clear()
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -66,6 +84,7 @@ class FaultPlan:
             "only_fields": sorted(self.only_fields) if self.only_fields else None,
             "max_faults": self.max_faults,
             "bulk_outcome": self.bulk_outcome,
+            "armed": dict(self.armed),
         }
 
     def _pick(self, kinds: tuple[str, ...], root_fields: set[str]) -> str | None:
@@ -93,6 +112,14 @@ class FaultPlan:
     def after_commit(self, is_mutation: bool, root_fields: set[str]) -> str | None:
         """For a mutation that ran: whether to lose its response."""
         return self._pick(POST_KINDS, root_fields) if is_mutation else None
+
+    def take(self, kind: str) -> bool:
+        """Whether an armed event happens now (and one fewer stays armed)."""
+        with self._lock:
+            if self.armed.get(kind, 0) <= 0:
+                return False
+            self.armed[kind] -= 1
+            return True
 
     def coin(self) -> bool:
         with self._lock:

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.models import InventoryItem, Location, Order, ProductVariant, legacy_id
+from simulator.models import (
+    InventoryItem,
+    InventoryLevel,
+    Location,
+    Order,
+    ProductVariant,
+    legacy_id,
+)
 
 #: Searchable fields per record kind, with the kind of match simulator.search applies.
 ORDER_FIELDS = {
@@ -40,6 +47,13 @@ VARIANT_FIELDS = {
     "vendor": "keyword",
 }
 ITEM_FIELDS = {"sku": "keyword", "id": "id", "created_at": "datetime", "updated_at": "datetime"}
+#: ``Location.inventoryLevels(query:)``, as its schema description documents them.
+LEVEL_FIELDS = {
+    "id": "id",
+    "inventory_item_id": "id",
+    "created_at": "datetime",
+    "updated_at": "datetime",
+}
 LOCATION_FIELDS = {"name": "text", "id": "id", "active": "keyword", "legacy": "keyword"}
 SYNONYMS = {"order": {"tag_not": "-tag"}}
 
@@ -102,6 +116,15 @@ def item_attrs(item: InventoryItem) -> dict[str, Any]:
     }
 
 
+def level_attrs(level: InventoryLevel) -> dict[str, Any]:
+    return {
+        "id": level.legacy_resource_id,
+        "inventory_item_id": level.item.legacy_resource_id if level.item else None,
+        "created_at": level.created_at,
+        "updated_at": level.updated_at,
+    }
+
+
 def location_attrs(location: Location) -> dict[str, Any]:
     return {
         "name": location.name,
@@ -116,4 +139,5 @@ ATTRS = {
     "variant": (variant_attrs, VARIANT_FIELDS),
     "item": (item_attrs, ITEM_FIELDS),
     "location": (location_attrs, LOCATION_FIELDS),
+    "level": (level_attrs, LEVEL_FIELDS),
 }

@@ -64,6 +64,8 @@ class Location(Record):
     fulfills_online_orders: bool = True
     ships_inventory: bool = True
     address: dict[str, Any] = field(default_factory=dict)
+    #: The levels stocked here, by inventory item GID (what ``inventoryLevels`` pages over).
+    levels: dict[str, InventoryLevel] = field(default_factory=dict, repr=False)
 
 
 @dataclass(eq=False)
@@ -81,7 +83,10 @@ class InventoryLevel(Record):
     item: InventoryItem | None = None
     location: Location | None = None
     quantities_map: dict[str, int] = field(default_factory=dict)
+    created_at: datetime | None = None
     updated_at: datetime | None = None
+    #: 2026-04+: a deactivated level keeps its quantities (earlier versions delete it).
+    is_active: bool = True
 
 
 @dataclass(eq=False)

@@ -7,7 +7,12 @@
 - from 2026-04: ``changeFromQuantity`` must be present on every entry (``null`` to opt out),
   the compare* inputs are gone from the schema, and ``@idempotent`` is mandatory. A repeated
   key with the same input returns the original result; with other input,
-  ``IDEMPOTENCY_KEY_PARAMETER_MISMATCH``.
+  ``IDEMPOTENCY_KEY_PARAMETER_MISMATCH``; a key whose attempt failed stays failed
+  (``IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED``: retry with a new key); a key still in flight
+  answers ``IDEMPOTENCY_CONCURRENT_REQUEST`` (the armed faults of ``simulator.faults``).
+  A deactivated level keeps its quantities and may be written.
+- from 2026-10: no ``ITEM_NOT_STOCKED_AT_LOCATION``: a write to an unstocked pair stocks
+  the item there silently (FACTS §10.2), which is why clients must guard their pairs.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from graphql.execution.values import get_directive_values
 from simulator.context import RequestContext, ctx
 from simulator.models import InventoryItem, Location
 from simulator.resolver_table import resolves
+from simulator.scenario import set_level
 
 REASONS = {
     "correction",
@@ -72,6 +78,12 @@ def _check_entry(context: RequestContext, data: dict[str, Any], i: int, q: dict[
             [*path, "locationId"], "INVALID_LOCATION", "The specified location could not be found."
         )
     level = item.levels.get(q["locationId"])
+    if level is not None and not level.is_active and not features.level_activation:
+        level = None  # deleted with its quantities before 2026-04
+    if level is None and features.unstocked_writes:
+        location = store.nodes[q["locationId"]]
+        level = set_level(store, item, location, 0, context.now)
+        store.count("unstocked_pairs_written")
     if level is None:
         return None, _err(
             [*path, "locationId"],
@@ -122,6 +134,7 @@ def _check_entry(context: RequestContext, data: dict[str, Any], i: int, q: dict[
 
 
 def set_quantities(context: RequestContext, data: dict[str, Any]) -> dict[str, Any]:
+    _sell_first_entry(context, data)
     errors: list[dict[str, Any]] = []
     if data["name"] not in ("available", "on_hand"):
         errors.append(
@@ -157,10 +170,12 @@ def set_quantities(context: RequestContext, data: dict[str, Any]) -> dict[str, A
     other = "on_hand" if data["name"] == "available" else "available"
     for (level, _), q in zip(checked, data["quantities"], strict=True):
         delta = q["quantity"] - level.quantities_map.get(data["name"], 0)
-        level.quantities_map[data["name"]] = q["quantity"]
-        level.quantities_map[other] = level.quantities_map.get(other, 0) + delta
-        level.updated_at = context.now
-        context.store.touch(level.item, "item", context.now)
+        available = q["quantity"] if data["name"] == "available" else None
+        if available is None:  # on_hand set: available moves by the same delta
+            available = level.quantities_map.get("available", 0) + delta
+        context.store.change_level(level, context.now, available=available)
+        if data["name"] == "on_hand":
+            level.quantities_map["on_hand"] = q["quantity"]
         for name in (data["name"], other):
             changes.append(
                 {
@@ -193,6 +208,18 @@ def inventory_set_quantities(_root: Any, info: GraphQLResolveInfo, input: dict[s
             )
         return set_quantities(context, input)
     fingerprint = json.dumps(input, sort_keys=True, default=str)
+    faults = context.store.faults
+    if key in context.store.failed_keys or faults.take("idempotency_previous_attempt_failed"):
+        context.store.failed_keys.add(key)
+        return _refused(
+            "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED",
+            "A previous attempt with this idempotency key failed. Retry with a new key.",
+        )
+    if faults.take("idempotency_concurrent_request"):
+        return _refused(
+            "IDEMPOTENCY_CONCURRENT_REQUEST",
+            "A request with this idempotency key is already in progress. Retry later.",
+        )
     seen = context.store.idempotency.get(key)
     if seen is not None:
         if seen[0] == fingerprint:
@@ -211,3 +238,19 @@ def inventory_set_quantities(_root: Any, info: GraphQLResolveInfo, input: dict[s
     result = set_quantities(context, input)
     context.store.idempotency[key] = (fingerprint, result)
     return result
+
+
+def _refused(code: str, message: str) -> dict[str, Any]:
+    return {"inventoryAdjustmentGroup": None, "userErrors": [_err([], code, message)]}
+
+
+def _sell_first_entry(context: RequestContext, data: dict[str, Any]) -> None:
+    """FAULTS I1: a shopper buys one unit between the client's read and this write."""
+    if not data.get("quantities") or not context.store.faults.take("sell_before_inventory_write"):
+        return
+    q = data["quantities"][0]
+    item = context.store.nodes.get(q["inventoryItemId"])
+    level = item.levels.get(q["locationId"]) if isinstance(item, InventoryItem) else None
+    if level is not None:
+        context.store.change_level(level, context.now, committed=1)
+        context.store.count("sold_before_inventory_write")

@@ -7,6 +7,7 @@ the simulator's own wording where Shopify's exact text is not on record.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -16,6 +17,7 @@ from simulator.context import ctx
 from simulator.factory import LineSpec, OrderSpec, create_order
 from simulator.models import Order, ProductVariant
 from simulator.resolver_table import resolves
+from simulator.store import Store
 
 
 def _error(field: list[Any], message: str, code: str = "INVALID") -> dict[str, Any]:
@@ -70,7 +72,7 @@ def _lines(store: Any, raw_lines: list[dict[str, Any]], errors: list[Any]) -> li
     return lines
 
 
-def _claim_inventory(order: Order, behaviour: str) -> str | None:
+def _claim_inventory(store: Store, order: Order, behaviour: str, now: datetime) -> str | None:
     """Decrement ``available`` at each line's FO location; error text when it must not."""
     if behaviour == "BYPASS":
         return None
@@ -86,8 +88,7 @@ def _claim_inventory(order: Order, behaviour: str) -> str | None:
                 return f"Unable to reserve inventory for {foli.sku or 'line item'}."
             claims.append((level, foli.total_quantity))
     for level, qty in claims:
-        level.quantities_map["available"] = level.quantities_map.get("available", 0) - qty
-        level.quantities_map["committed"] = level.quantities_map.get("committed", 0) + qty
+        store.change_level(level, now, committed=qty)
     return None
 
 
@@ -133,7 +134,7 @@ def order_create(
     )
     created = create_order(store, context.ids, spec)
     behaviour = (options or {}).get("inventoryBehaviour") or "BYPASS"
-    failure = _claim_inventory(created, behaviour)
+    failure = _claim_inventory(store, created, behaviour, context.now)
     if failure is not None:
         _forget(store, created)
         return {"order": None, "userErrors": [_error(["order"], failure, "INVENTORY_CLAIM_FAILED")]}

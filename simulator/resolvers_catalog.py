@@ -125,10 +125,38 @@ def current_app_installation(_root: Any, info: GraphQLResolveInfo) -> dict[str, 
     }
 
 
+def level_visible(level: InventoryLevel | None, info: GraphQLResolveInfo) -> bool:
+    """Before 2026-04 a deactivated level does not exist (it was deleted with its
+    quantities); from 2026-04 it stays, with ``isActive: false`` (FACTS §10.2)."""
+    return level is not None and (level.is_active or ctx(info).features.level_activation)
+
+
 @resolves("Location", "inventoryLevel")
 def location_inventory_level(loc: Any, info: GraphQLResolveInfo, inventoryItemId: str) -> Any:  # noqa: N803
     item = ctx(info).store.inventory_items.get(inventoryItemId)
-    return item.levels.get(loc.id) if item else None
+    level = item.levels.get(loc.id) if item else None
+    return level if level_visible(level, info) else None
+
+
+@resolves("InventoryItem", "inventoryLevel")
+def item_inventory_level(item: Any, info: GraphQLResolveInfo, locationId: str) -> Any:  # noqa: N803
+    level = item.levels.get(locationId)
+    return level if level_visible(level, info) else None
+
+
+@resolves("Location", "inventoryLevels")
+def location_inventory_levels(loc: Any, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:
+    """The levels stocked at a location, filtered by ``query:`` through the lagging search
+    index (``updated_at:>…`` sees a change only once it is indexed). From 2026-04 inactive
+    levels are left out unless ``includeInactive: true``."""
+    include_inactive = bool(args.get("includeInactive"))
+    rows = [
+        lv
+        for lv in loc.levels.values()
+        if lv.is_active or (include_inactive and ctx(info).features.level_activation)
+    ]
+    rows = search(info, "level", rows, args.get("query"))
+    return paginate(rows, by_id, args, unbounded=ctx(info).bulk)
 
 
 @resolves("InventoryLevel", "quantities")

@@ -69,6 +69,7 @@ def build_stores(
             role=raw.get("role", "retailer"),
             order_number=int(raw.get("order_number_start", 1001)),
             fo_delay_seconds=float(settings.get("fulfillment_order_delay_seconds", 0.2)),
+            inventory_updated_at_moves=bool(raw.get("inventory_updated_at_moves", True)),
         )
         if raw.get("scopes"):
             store.scopes = list(raw["scopes"])
@@ -192,7 +193,10 @@ def _inventory(store: Store, raw: dict[str, Any], rng: random.Random, now: datet
     for lv in spec.get("levels") or []:
         items = [i for i in store.inventory_items.values() if i.sku == lv["sku"]]
         for item in items:
-            set_level(store, item, store.locations[lv["location"]], int(lv["available"]), now)
+            level = set_level(
+                store, item, store.locations[lv["location"]], int(lv["available"]), now
+            )
+            level.is_active = bool(lv.get("active", True))
 
 
 def set_level(
@@ -205,8 +209,10 @@ def set_level(
             id=f"gid://shopify/InventoryLevel/{n}?inventory_item_id={item.legacy_resource_id}",
             item=item,
             location=loc,
+            created_at=now,
         )
         item.levels[loc.id] = level
+        loc.levels[item.id] = level
         store.add(level)
     level.quantities_map.update({"available": available, "on_hand": available, "committed": 0})
     level.updated_at = now

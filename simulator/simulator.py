@@ -168,3 +168,18 @@ class Simulator:
         from simulator.actors import run_shopper
 
         return run_shopper(self, **options)
+
+    def set_inventory(
+        self,
+        domain: str,
+        sku: str,
+        location: str,
+        *,
+        available: int | None = None,
+        active: bool | None = None,
+    ) -> list[dict[str, Any]]:
+        """A merchant's hand change in the admin: set ``available`` and/or (de)activate the
+        level of every item with ``sku`` at ``location`` (a GID or a name)."""
+        from simulator.actors import set_inventory
+
+        return set_inventory(self.store(domain), sku, location, available=available, active=active)

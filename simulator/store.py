@@ -20,6 +20,7 @@ from simulator.indexing import ATTRS
 from simulator.models import (
     BulkOperation,
     InventoryItem,
+    InventoryLevel,
     Location,
     Order,
     Product,
@@ -80,6 +81,9 @@ class Store:
     scopes: list[str] = field(default_factory=lambda: list(DEFAULT_SCOPES))
     order_number: int = 1001
     fo_delay_seconds: float = 0.2
+    #: Whether ``InventoryLevel.updatedAt`` moves when only a quantity changes (FACTS §10.2
+    #: leaves it unverified; a scenario can turn it off to exercise the full-read fallback).
+    inventory_updated_at_moves: bool = True
     role: str = "retailer"
     locations: dict[str, Location] = field(default_factory=dict)
     products: dict[str, Product] = field(default_factory=dict)
@@ -89,6 +93,7 @@ class Store:
     bulk_operations: dict[str, BulkOperation] = field(default_factory=dict)
     nodes: dict[str, Record] = field(default_factory=dict)
     idempotency: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    failed_keys: set[str] = field(default_factory=set)  # IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED
     counters: Counter = field(default_factory=Counter)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -125,11 +130,37 @@ class Store:
             "variant": self.variants,
             "item": self.inventory_items,
             "location": self.locations,
+            "level": {lv.id: lv for loc in self.locations.values() for lv in loc.levels.values()},
         }
         for kind, records in groups.items():
             attrs_fn, _fields = ATTRS[kind]
             for record in records.values():
                 self.index.seed(kind, record.id, attrs_fn(record))
+
+    def change_level(
+        self,
+        level: InventoryLevel,
+        when: datetime,
+        *,
+        available: int | None = None,
+        committed: int = 0,
+    ) -> int:
+        """Change one level as Shopify does: set ``available`` (``on_hand`` follows) and/or
+        move ``committed`` units out of ``available`` (a sale); returns the ``available``
+        delta. ``updatedAt`` and the search index follow unless the store says they don't."""
+        quantities = level.quantities_map
+        before = quantities.get("available", 0)
+        if available is not None:
+            quantities["on_hand"] = quantities.get("on_hand", 0) + available - before
+            quantities["available"] = available
+        if committed:
+            quantities["available"] = quantities.get("available", 0) - committed
+            quantities["committed"] = quantities.get("committed", 0) + committed
+        if self.inventory_updated_at_moves:
+            self.touch(level, "level", when)
+        if level.item is not None:
+            self.touch(level.item, "item", when)
+        return quantities["available"] - before
 
     def count(self, key: str, n: float = 1) -> None:
         self.counters[key] += n

@@ -43,6 +43,10 @@ class Features:
     cas_v2_required: bool  # 2026-04: changeFromQuantity required, compare* removed,
     #                        @idempotent mandatory on inventorySetQuantities
     bulk_concurrency: int  # 1 up to 2025-10, 5 from 2026-01
+    level_activation: bool = False  # 2026-04: InventoryLevel.isActive, includeInactive;
+    #                                 a deactivated level keeps its quantities
+    unstocked_writes: bool = False  # 2026-10: no ITEM_NOT_STOCKED_AT_LOCATION: a write to an
+    #                                 unstocked pair stocks it silently
 
 
 def features_for(version: str) -> Features:
@@ -51,4 +55,15 @@ def features_for(version: str) -> Features:
         change_from_quantity=_at_least(version, "2026-01"),
         cas_v2_required=_at_least(version, "2026-04"),
         bulk_concurrency=5 if _at_least(version, "2026-01") else 1,
+        level_activation=_at_least(version, "2026-04"),
+        unstocked_writes=_at_least(version, "2026-10"),
+    )
+
+
+def includes(features: Features, wanted: Features) -> bool:
+    """Whether a version with ``features`` has every switch ``wanted`` has on."""
+    return all(
+        getattr(features, name) or not on
+        for name, on in vars(wanted).items()
+        if isinstance(on, bool)
     )

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from graphql import GraphQLSchema, build_client_schema, extend_schema, parse
 
+from simulator.schema import add_later_arguments
+
 __all__ = [
     "MISSING_MESSAGE",
     "SCHEMA_ENV",
@@ -81,7 +83,7 @@ def _with_patch(path: Path, patch_sdl: str) -> GraphQLSchema:
     base = _load(path)
     if base is None:
         raise FileNotFoundError(MISSING_MESSAGE.format(path=path))
-    return extend_schema(base, parse(patch_sdl))
+    return add_later_arguments(extend_schema(base, parse(patch_sdl)), patch_sdl)
 
 
 def real_schema_with_patch(patch_sdl: str) -> GraphQLSchema:

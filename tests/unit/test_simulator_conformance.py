@@ -70,6 +70,8 @@ PATCH_ALLOW_LIST: dict[str, str] = {
     "InventorySetQuantitiesUserErrorCode.IDEMPOTENCY_CONCURRENT_REQUEST": _IDEMPOTENT,
     "InventorySetQuantitiesUserErrorCode.IDEMPOTENCY_KEY_PARAMETER_MISMATCH": _IDEMPOTENT,
     "InventorySetQuantitiesUserErrorCode.IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED": _IDEMPOTENT,
+    "InventoryLevel.isActive": "2026-04: https://shopify.dev/changelog/add-isactive-field-to-"
+    "inventorylevel",
 }
 _BUILT_IN_DIRECTIVES = {d.name for d in specified_directives}
 
