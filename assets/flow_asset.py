@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 from pydantic import Field
 
-from assets.partitions import keys_by_retailer, retailer_windows
+from assets.partitions import describe_keys, keys_by_retailer, retailer_windows
 from assets.run_partitions import targeted_partition_keys
 from flows.alerts import alert_issues, alert_retailer_failure
 from flows.runner import (
@@ -52,6 +52,8 @@ class FlowConfig(dg.Config):
     #: Override every retailer's registry `hold_window_minutes` for this run (unset: theirs).
     hold_window_minutes: float | None = None
     notify_customer: bool = True
+    #: Inventory: read both stores in full this run (the hourly reconciliation sets it).
+    full_reconciliation: bool = False
     #: Retailers worked on at once. Each holds a pooled warehouse connection for its whole
     #: turn and the pool has 8 (the call recorder and alerts need the rest), hence ≤ 6.
     max_parallel_retailers: int = Field(default=4, ge=1, le=6)
@@ -76,9 +78,11 @@ def build_flow_asset(
     steps: Sequence[FlowAssetStep],
     partitions_def: dg.PartitionsDefinition,
     verify: Callable | None = None,
+    upstream: Sequence[str] = (),
 ) -> dg.AssetsDefinition:
-    """The multi-asset of `flow`: its steps in order, partitioned retailer × hour."""
-    specs, previous = [], []
+    """The multi-asset of `flow`: its steps in order, partitioned per retailer (× hour);
+    the first step depends on `upstream` (assets of other steps or jobs)."""
+    specs, previous = [], list(upstream)
     for step in steps:
         specs.append(
             dg.AssetSpec(
@@ -119,7 +123,8 @@ def build_flow_asset(
             registry=reg, shopify=shopify, postgres=postgres, recorder=recorder,
             run_id=context.run.run_id, now=datetime.now(UTC),
             options=FlowOptions(hold_window=_minutes(config.hold_window_minutes),
-                                notify_customer=config.notify_customer),
+                                notify_customer=config.notify_customer,
+                                full_reconciliation=config.full_reconciliation),
             max_parallel=config.max_parallel_retailers, log=context.log, verify=verify,
         )  # fmt: skip
         try:
@@ -152,7 +157,11 @@ def _report(context, flow, steps, reg: Registry, email, postgres, outcomes, keys
         costs = step_costs(conn, context.run.run_id)
     for outcome in outcomes:
         partitions = keys[outcome.retailer]
-        scope = f"retailer '{outcome.retailer}' over the {len(partitions)} hour(s) of this run"
+        scope = (
+            f"retailer '{outcome.retailer}' over the {len(partitions)} hour(s) of this run"
+            if describe_keys(partitions)
+            else f"retailer '{outcome.retailer}' as of this run"
+        )
         for name, report in outcome.reports.items():
             metadata = {**report.counts, **costs.get((name, outcome.retailer), _NO_COST),
                         "issues": len(report.issues), "figures_cover": scope}  # fmt: skip
@@ -211,12 +220,11 @@ def _log_verdict(context, verdict: CheckVerdict, partitions: list[str], scope: s
 
 def _alert_failure(context, flow, reg, email, outcome: RetailerOutcome, partitions,
                    retailers: list[str] | None = None) -> None:  # fmt: skip
-    hours = sorted(k.split("|", 1)[0] for k in partitions)
-    span = f"hours {hours[0]} … {hours[-1]}"
+    span = describe_keys(partitions)
     where = (
-        f"{len(retailers)} retailers ({', '.join(retailers)}), {span}"
+        f"{len(retailers)} retailers ({', '.join(retailers)}){span}"
         if retailers
-        else f"retailer '{outcome.retailer}', {span}"
+        else f"retailer '{outcome.retailer}'{span}"
     )
     _safely(
         context, lambda: alert_retailer_failure(

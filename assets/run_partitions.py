@@ -24,12 +24,7 @@ def targeted_partition_keys(context: dg.AssetExecutionContext) -> list[str]:
     if not (start and end):
         return resolved
     pdef = context.assets_def.partitions_def
-    ranged = [
-        str(k)
-        for k in pdef.get_partition_keys_in_range(
-            dg.PartitionKeyRange(start, end), dynamic_partitions_store=context.instance
-        )
-    ]
+    ranged = _keys_in_range(context, pdef, start, end)
     missing = sorted(set(ranged) - set(resolved))
     if missing:
         context.log.warning(
@@ -40,6 +35,20 @@ def targeted_partition_keys(context: dg.AssetExecutionContext) -> list[str]:
         )  # fmt: skip
         _plan(context, pdef, missing)
     return ranged
+
+
+def _keys_in_range(context, pdef, start: str, end: str) -> list[str]:
+    """Keys from `start` to `end` in partition order (a retailer-only flow's partitions
+    are dynamic: their order is the order they were added in)."""
+    if isinstance(pdef, dg.DynamicPartitionsDefinition):
+        keys = list(context.instance.get_dynamic_partitions(pdef.name))
+        return keys[keys.index(start) : keys.index(end) + 1]
+    return [
+        str(k)
+        for k in pdef.get_partition_keys_in_range(
+            dg.PartitionKeyRange(start, end), dynamic_partitions_store=context.instance
+        )
+    ]
 
 
 def _plan(context: dg.AssetExecutionContext, pdef, keys: list[str]) -> None:

@@ -91,8 +91,24 @@ def land_retailer_orders(step: RetailerStep) -> StepReport:
 
 def landing_stats(step: RetailerStep) -> LandingStats:
     """`land_retailer_orders` with the detailed statistics (tests read them)."""
+    raw = read_window_orders(step.client, step.windows, step.retailer.lookback_hours.orders)
+    return _land(step, raw)
+
+
+def land_orders_updated_since(step: RetailerStep, since: datetime) -> LandingStats:
+    """Land the retailer's orders updated since `since`, without lookback: the inventory
+    cycle does this every 5 minutes so a sale counts as pending demand at every retailer
+    before the next orders tick (FAULTS I10). Landing is idempotent and classifies the
+    same way; importing stays the orders flow's."""
+    return _land(step, read_window_orders(step.client, [(since, step.now + SALE_MARGIN)], 0))
+
+
+#: Orders updated up to this far after the run started are read too (clock skew).
+SALE_MARGIN = timedelta(minutes=5)
+
+
+def _land(step: RetailerStep, raw_orders: list[dict]) -> LandingStats:
     retailer = step.retailer
-    raw_orders = read_window_orders(step.client, step.windows, retailer.lookback_hours.orders)
     orders = [RetailerOrder.from_graphql(raw) for raw in raw_orders]
     variants = hub_variants_for(step.hub, orders, retailer.hub_location_id)
     # Overlapping runs read from Shopify in parallel but write one at a time (no deadlock

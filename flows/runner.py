@@ -41,9 +41,9 @@ class FlowStep:
 class FlowPlan:
     """Everything `run_flow` needs: the flow, its steps, who and which windows."""
 
-    flow: str  # "orders" | "fulfillments": the registry switch that enables it
+    flow: str  # "orders" | "fulfillments" | "inventory": the registry switch that enables it
     steps: Sequence[FlowStep]
-    windows: dict[str, list[Window]]  # retailer key -> merged windows of the run
+    windows: dict[str, list[Window]]  # retailer key -> merged windows of the run ([]: none)
     registry: Registry
     shopify: ShopifyResource
     postgres: PostgresResource
@@ -121,12 +121,16 @@ def run_flow(plan: FlowPlan) -> list[RetailerOutcome]:
 
 
 def _earliest_read(plan: FlowPlan) -> datetime:
-    """The earliest `updated_at` the run's retailers read: window start less lookback."""
+    """The earliest `updated_at` the run's retailers read: window start less lookback
+    (the run's start for a flow without windows)."""
+    starts = [s for w in plan.windows.values() for s, _ in w]
+    if not starts:
+        return plan.now
     lookback = max(
         (r.lookback_hours.orders for r in plan.registry.retailers if r.key in plan.windows),
         default=0,
     )
-    return min(s for w in plan.windows.values() for s, _ in w) - timedelta(hours=lookback)
+    return min(starts) - timedelta(hours=lookback)
 
 
 def _steps(plan: FlowPlan, step: RetailerStep, outcome: RetailerOutcome) -> None:
@@ -180,6 +184,7 @@ def _run_retailer(
                 options=plan.options,
                 log=plan.log,
                 shared=shared,
+                registry=plan.registry,
             )
             phase(plan, step, outcome)
         except Exception as exc:  # isolation: this retailer stops, the others go on

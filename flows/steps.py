@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 import psycopg
 
 from resources.email_templates import OrderIssue
-from resources.registry import RetailerConfig
+from resources.registry import Registry, RetailerConfig
 from resources.shopify import ShopifyClient
 
 Window = tuple[datetime, datetime]
@@ -33,6 +33,8 @@ class FlowOptions:
     notify_customer: bool = True
     #: Seconds to wait before re-reading after an ambiguous write (search and reads lag).
     reconcile_delay: float = 1.0
+    #: Inventory: read both stores in full this run, whatever the cadence says.
+    full_reconciliation: bool = False
 
 
 class RunReads:
@@ -83,6 +85,13 @@ class RetailerStep:
     options: FlowOptions = field(default_factory=FlowOptions)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("shopsync.flows"))
     shared: RunReads | None = None  # the run's shared reads (set for the checks phase)
+    registry: Registry | None = None  # the hub and the flows' settings
+
+    @property
+    def settings(self) -> Registry:
+        if self.registry is None:
+            raise RuntimeError("this step needs the registry (the runner sets it)")
+        return self.registry
 
     @property
     def key(self) -> str:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.fulfillments import build_fulfillments_flow
+from assets.inventory import build_inventory_flow, hub_inventory
 from assets.orders import build_orders_flow
 from checks.fulfillments import build_fulfillment_checks
+from checks.inventory import build_inventory_checks
 from checks.orders import build_order_checks
 from pipelines.alerts import (
     build_daily_summary_schedule,
@@ -26,6 +28,9 @@ from pipelines.resources import build_resources
 from pipelines.schedules import (
     fulfillments_job,
     fulfillments_schedule,
+    inventory_job,
+    inventory_reconciliation_schedule,
+    inventory_schedule,
     orders_job,
     orders_schedule,
 )
@@ -37,11 +42,22 @@ def build_definitions() -> dg.Definitions:
     registry = load_registry()
     orders_flow = build_orders_flow(registry.partitions_start)
     fulfillments_flow = build_fulfillments_flow(registry.partitions_start)
+    inventory_flow = build_inventory_flow()
     return dg.Definitions(
-        assets=[orders_flow, fulfillments_flow],
-        asset_checks=[build_order_checks(orders_flow), build_fulfillment_checks(fulfillments_flow)],
-        jobs=[orders_job, fulfillments_job, daily_summary_job],
-        schedules=[orders_schedule, fulfillments_schedule, build_daily_summary_schedule(registry)],
+        assets=[orders_flow, fulfillments_flow, hub_inventory, inventory_flow],
+        asset_checks=[
+            build_order_checks(orders_flow),
+            build_fulfillment_checks(fulfillments_flow),
+            build_inventory_checks(inventory_flow),
+        ],
+        jobs=[orders_job, fulfillments_job, inventory_job, daily_summary_job],
+        schedules=[
+            orders_schedule,
+            fulfillments_schedule,
+            inventory_schedule,
+            inventory_reconciliation_schedule,
+            build_daily_summary_schedule(registry),
+        ],
         sensors=[
             retailer_registry_sensor,
             run_failure_alert_sensor,

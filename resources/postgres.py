@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -109,18 +109,23 @@ def copy_upsert(
     rows: Iterable[Sequence[Any]],
     conflict_columns: Sequence[str] | None = None,
     update_columns: Sequence[str] | None = None,
+    keep_previous: Mapping[str, str] | None = None,
 ) -> int:
     """Bulk upsert: COPY into a temp table, then one INSERT … ON CONFLICT.
 
     One round trip per batch instead of one per row. With `conflict_columns`
     and no `update_columns`, conflicting rows are left as they are (DO NOTHING).
+    `keep_previous` maps a column to another whose *old* value it takes on update
+    (`{"known_available": "available"}`: remember what the row said before).
     Returns the number of rows inserted or updated.
     """
     with conn.transaction():  # the temp table lives until the end of this transaction
-        return _copy_upsert(conn, table, columns, rows, conflict_columns, update_columns)
+        return _copy_upsert(
+            conn, table, columns, rows, conflict_columns, update_columns, keep_previous or {}
+        )
 
 
-def _copy_upsert(conn, table, columns, rows, conflict_columns, update_columns) -> int:
+def _copy_upsert(conn, table, columns, rows, conflict_columns, update_columns, previous) -> int:
     schema, _, name = table.rpartition(".")
     target = sql.Identifier(schema, name) if schema else sql.Identifier(name)
     temp = sql.Identifier(f"_stage_{name}")
@@ -134,13 +139,21 @@ def _copy_upsert(conn, table, columns, rows, conflict_columns, update_columns) -
     with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(temp, cols)) as copy:
         for row in rows:
             copy.write_row(row)
-    insert = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(target, cols, cols, temp)
+    insert = sql.SQL("INSERT INTO {} AS existing ({}) SELECT {} FROM {}").format(
+        target, cols, cols, temp
+    )
     if conflict_columns:
         keys = sql.SQL(", ").join(sql.Identifier(c) for c in conflict_columns)
         if update_columns:
             sets = sql.SQL(", ").join(
-                sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c))
-                for c in update_columns
+                [
+                    sql.SQL("{} = existing.{}").format(sql.Identifier(c), sql.Identifier(old))
+                    for c, old in previous.items()
+                ]
+                + [
+                    sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c))
+                    for c in update_columns
+                ]
             )
             insert += sql.SQL(" ON CONFLICT ({}) DO UPDATE SET {}").format(keys, sets)
         else:

@@ -155,7 +155,9 @@ class RetailerConfig(StoreConfig):
     billing_address: BillingAddress
     flows: Flows = Flows()
     lookback_hours: LookbackHours = LookbackHours()
+    #: Units of every SKU the retailer never shows, and per-SKU exceptions (by exact SKU).
     safety_stock: Annotated[int, Field(ge=0)] = 0
+    safety_stock_overrides: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
     #: A new order waits this long before import, so early edits and cancels land first.
     hold_window_minutes: Annotated[float, Field(ge=0, le=24 * 60)] = (
         DEFAULT_HOLD_WINDOW.total_seconds() / 60
@@ -186,10 +188,29 @@ class Notifications(_Strict):
         return v
 
 
+class InventorySettings(_Strict):
+    """How the inventory flow reads and writes (the defaults suit a 5-minute cycle)."""
+
+    #: Count unpaid open retailer orders as pending demand (they usually get paid).
+    pending_includes_unpaid: bool = True
+    #: A delta read starts this long before the previous read did: Shopify's search index
+    #: lags behind writes (FACTS §2.5), so a change at the boundary is read twice, never 0.
+    delta_overlap_seconds: Annotated[int, Field(ge=0, le=3600)] = 120
+    #: A cycle reads both sides in full when the last full read is older than this.
+    full_reconciliation_minutes: Annotated[int, Field(ge=5, le=7 * 24 * 60)] = 60
+    #: A full read of a store with more levels than this runs as a bulk operation.
+    bulk_threshold: Annotated[int, Field(ge=1000)] = 20_000
+    #: Entries per inventorySetQuantities call (the Admin API's input-array cap is 250).
+    batch_size: Annotated[int, Field(ge=1, le=250)] = 250
+    #: Unmapped and ambiguous SKUs per retailer above this make the check warn.
+    mismatch_warn_threshold: Annotated[int, Field(ge=0)] = 0
+
+
 class Registry(_Strict):
     hub: HubConfig
     retailers: list[RetailerConfig] = Field(min_length=1)
     notifications: Notifications = Notifications()
+    inventory: InventorySettings = InventorySettings()
     #: First day of the hourly partitions (UTC): "failed and missing" starts here.
     partitions_start: date = DEFAULT_PARTITIONS_START
 

@@ -20,3 +20,16 @@ class FulfillmentLinkState(StrEnum):
     CLAIMED = "claimed"
     CREATED = "created"
     TERMINAL = "terminal"
+
+
+class InventoryPushState(StrEnum):
+    """An `inventory_pushes` entry: claimed before its call; applied when the store has
+    the value; stale when the compare failed twice (a sale in between, reported);
+    refused by another user error; superseded when a later run found an open claim not
+    applied (it re-plans from fresh reads)."""
+
+    CLAIMED = "claimed"
+    APPLIED = "applied"
+    STALE = "stale"
+    REFUSED = "refused"
+    SUPERSEDED = "superseded"

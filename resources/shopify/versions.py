@@ -3,6 +3,8 @@
 - 2026-04 moved inventory compare-and-set from `compareQuantity`/`ignoreCompareQuantity`
   to `changeFromQuantity` (explicit null opts out) and made `@idempotent(key:)` mandatory
   at runtime (FACTS.md §4.8, §5).
+- 2026-04 keeps deactivated levels (`InventoryLevel.isActive`, `includeInactive`); the
+  inventory reads of that version select them (`inventory_read_operation`).
 - A retired version is not an error: Shopify silently serves the oldest supported one and
   says so in `X-Shopify-API-Version` (FACTS.md §6.4). `VersionWatch` warns once per store.
 """
@@ -20,6 +22,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_API_VERSION = "2026-07"
 _VERSION_RE = re.compile(r"^(\d{4})-(\d{2})$")
 CHANGE_FROM_QUANTITY_SINCE = (2026, 4)
+LEVEL_ACTIVATION_SINCE = (2026, 4)
 
 
 def parse_version(version: str) -> tuple[int, int]:
@@ -42,6 +45,17 @@ def inventory_set_operation(version: str) -> str:
     if uses_change_from_quantity(version):
         return "inventory_set_quantities_2026_04"
     return "inventory_set_quantities_2025_01"
+
+
+def reads_inactive_levels(version: str) -> bool:
+    """True when Shopify keeps deactivated levels, with `isActive` (2026-04+)."""
+    return parse_version(version) >= LEVEL_ACTIVATION_SINCE
+
+
+def inventory_read_operation(name: str, version: str) -> str:
+    """The document of an inventory read in this API version: from 2026-04 the `_2026_04`
+    variant, which also reads deactivated levels and their `isActive` (FACTS §10.2)."""
+    return f"{name}_2026_04" if reads_inactive_levels(version) else name
 
 
 @dataclass(frozen=True)

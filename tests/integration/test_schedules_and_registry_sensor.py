@@ -9,8 +9,15 @@ import pytest
 import yaml
 
 from assets.partitions import retailers_partitions_name
+from assets.run_partitions import RANGE_END, RANGE_START
 from pipelines.demo_cycle import apply_sensor_result
-from pipelines.schedules import fulfillments_schedule, orders_schedule
+from pipelines.schedules import (
+    FULL_RECONCILIATION,
+    fulfillments_schedule,
+    inventory_reconciliation_schedule,
+    inventory_schedule,
+    orders_schedule,
+)
 from pipelines.sensors import retailer_registry_sensor
 from resources.registry import DEFAULT_REGISTRY_PATH, RegistryResource
 
@@ -101,3 +108,17 @@ def test_one_run_per_flow_covers_every_enabled_retailer_previous_and_current_hou
     assert len(fulfillment_keys) == 8  # nationwide-plants' fulfillments flow is still on
     assert orders.tags["shopsync/flow"] == "orders"
     assert orders.run_key != fulfillments.run_key
+
+
+def test_inventory_ticks_cover_the_enabled_retailers_and_the_hourly_one_reads_in_full():
+    """Inventory partitions are retailers (no hours); a retailer with the flow off is not
+    one; the reconciliation tick is the same job with both assets set to read in full."""
+    with dg.instance_for_test() as instance:
+        _tick_sensor(instance)
+        known = instance.get_dynamic_partitions(retailers_partitions_name("inventory"))
+        [tick] = _requests(inventory_schedule, instance)
+        [full] = _requests(inventory_reconciliation_schedule, instance)
+    assert "test-retail-store" not in known  # inventory: false in the example registry
+    assert (tick.tags[RANGE_START], tick.tags[RANGE_END]) == (known[0], known[-1])
+    assert tick.run_config == {} and tick.tags["shopsync/flow"] == "inventory"
+    assert full.run_config == FULL_RECONCILIATION and full.run_key != tick.run_key

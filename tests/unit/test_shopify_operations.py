@@ -25,6 +25,7 @@ from resources.shopify.operations import (
     parse_operation,
 )
 from simulator.cost import MAX_SINGLE_QUERY_COST, calculate_requested_cost
+from simulator.schema import later_arguments
 from tests.shopify_schema import real_schema_with_patch, require_real_schema
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,7 +54,8 @@ def patch_up_to(version: str, schema) -> str:
         for d in document.definitions
         if not (isinstance(d, TypeDefinitionNode) and schema.get_type(d.name.value) is not None)
     ]
-    return print_ast(document.__class__(definitions=tuple(kept)))
+    arguments = [f"# @argument {t}.{f}({d})" for t, f, d in later_arguments("\n".join(parts))]
+    return "\n".join([print_ast(document.__class__(definitions=tuple(kept))), *arguments])
 
 
 def schema_for(name: str):
