@@ -79,6 +79,7 @@ def build_flow_asset(
     partitions_def: dg.PartitionsDefinition,
     verify: Callable | None = None,
     upstream: Sequence[str] = (),
+    step_by_step: bool = False,
 ) -> dg.AssetsDefinition:
     """The multi-asset of `flow`: its steps in order, partitioned per retailer (× hour);
     the first step depends on `upstream` (assets of other steps or jobs)."""
@@ -126,6 +127,7 @@ def build_flow_asset(
                                 notify_customer=config.notify_customer,
                                 full_reconciliation=config.full_reconciliation),
             max_parallel=config.max_parallel_retailers, log=context.log, verify=verify,
+            step_by_step=step_by_step,
         )  # fmt: skip
         try:
             outcomes = run_flow(plan)

@@ -75,4 +75,6 @@ def build_inventory_flow() -> dg.AssetsDefinition:
         retailer_partitions("inventory"),
         verify=verify_inventory,
         upstream=["hub_inventory"],
+        # Every retailer's new sales are landed before any retailer's stock is written.
+        step_by_step=True,
     )

@@ -55,6 +55,10 @@ class FlowPlan:
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("shopsync.flows"))
     #: Run after the steps, for the retailers whose steps all succeeded (the checks).
     verify: Callable[[RetailerStep], object] | None = None
+    #: Each step for every retailer before the next step starts: a later step then sees
+    #: what an earlier one landed for all of them (inventory: every retailer's new sales
+    #: are pending demand before any retailer's stock is written).
+    step_by_step: bool = False
 
 
 @dataclass
@@ -112,7 +116,14 @@ def run_flow(plan: FlowPlan) -> list[RetailerOutcome]:
         return []
     workers = max(1, min(plan.max_parallel, len(keys)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{plan.flow}") as pool:
-        outcomes = list(pool.map(lambda key: _run_retailer(plan, key, _steps), keys))
+        if plan.step_by_step:
+            outcomes = [RetailerOutcome(key) for key in keys]
+            for flow_step in plan.steps:
+                going = [o for o in outcomes if not o.failed and not o.skipped]
+                phase = _one_step(flow_step)
+                list(pool.map(lambda o, p=phase: _run_retailer(plan, o.retailer, p, o), going))
+        else:
+            outcomes = list(pool.map(lambda key: _run_retailer(plan, key, _steps), keys))
         if plan.verify is not None:
             shared = RunReads(floor=_earliest_read(plan))
             done = [o for o in outcomes if not o.failed and not o.skipped]
@@ -135,9 +146,16 @@ def _earliest_read(plan: FlowPlan) -> datetime:
 
 def _steps(plan: FlowPlan, step: RetailerStep, outcome: RetailerOutcome) -> None:
     for flow_step in plan.steps:
+        _one_step(flow_step)(plan, step, outcome)
+
+
+def _one_step(flow_step: FlowStep):
+    def phase(plan: FlowPlan, step: RetailerStep, outcome: RetailerOutcome) -> None:
         outcome.failed_step = flow_step.name
         outcome.reports[flow_step.name] = flow_step.run(step.at_step(flow_step.name))
-    outcome.failed_step = None
+        outcome.failed_step = None
+
+    return phase
 
 
 def _verify(plan: FlowPlan, step: RetailerStep, outcome: RetailerOutcome) -> None:

@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, sort_keys=True))
     ok = summary["duplicate_hub_orders"] == 0 and summary["duplicate_retailer_fulfillments"] == 0
+    ok = ok and summary["inventory_drift_after"] == 0 and summary["oversell_exposure"] == 0
     return 0 if ok and summary["checks_failed"] == 0 else 1
 
 
@@ -93,6 +94,10 @@ def print_table(summary: dict) -> None:
         ("fulfillments pushed", "fulfillments_pushed"),
         ("duplicate retailer fulfillments", "duplicate_retailer_fulfillments"),
         ("missing retailer fulfillments", "missing_retailer_fulfillments"),
+        ("inventory SKUs compared", "inventory_skus_compared"),
+        ("inventory levels written", "inventory_pushed"),
+        ("inventory off target after sync", "inventory_drift_after"),
+        ("oversell exposure (units)", "oversell_exposure"),
         ("checks run / failed", None),
         ("Shopify API calls / cost points", None),
         ("wall time (s)", "seconds"),

@@ -83,3 +83,47 @@ def _compare(audit: Audit, source: str, hub: list, retailer: list) -> None:
         if missing > 0:
             audit.missing_retailer_fulfillments += missing
             audit.problems.append(f"{source}: {missing} hub shipment(s) not pushed {key}")
+
+
+@dataclass
+class InventoryAudit:
+    """Stock as the stores hold it, judged against the targets of `sync.inventory`."""
+
+    skus_compared: int = 0
+    drift: int = 0  # paired SKUs whose shown stock is not their target
+    oversell_exposure: int = 0  # units shown beyond what the hub can ship after pending
+    off_target: list[str] = field(default_factory=list)  # "retailer:SKU shown≠target"
+
+
+def store_levels(state: Mapping[str, Any], location_id: str) -> list[dict[str, Any]]:
+    """One store's levels at a location, from its state snapshot (`inventory` rows)."""
+    return [
+        {"item_id": row["inventory_item_id"], "sku": row["sku"], "available": row["available"]}
+        for row in state.get("inventory", [])
+        if row["location_id"] == location_id
+    ]
+
+
+def audit_inventory(
+    hub_levels: list[dict[str, Any]],
+    retailer_levels: Mapping[str, list[dict[str, Any]]],
+    pending: Mapping[str, int],
+    safety: Mapping[str, Any],
+) -> InventoryAudit:
+    """Per retailer (key -> its levels at its hub location; `safety` key -> SafetyStock):
+    every SKU both stores carry once must show `max(0, hub − safety − pending)`."""
+    from sync.inventory import levels_frame, oversell_exposure, pair_skus, with_targets
+
+    audit = InventoryAudit()
+    hub = levels_frame(hub_levels)
+    for key, levels in sorted(retailer_levels.items()):
+        pairs = pair_skus(hub, levels_frame(levels)).pairs
+        targets = with_targets(pairs, pending, safety[key])
+        off = targets[targets["available"] != targets["target"]]
+        audit.skus_compared += len(targets)
+        audit.drift += len(off)
+        audit.off_target += [
+            f"{key}:{r.sku} shows {r.available}, target {r.target}" for r in off.itertuples()
+        ]
+        audit.oversell_exposure += int(oversell_exposure(targets)["exposure"].sum())
+    return audit

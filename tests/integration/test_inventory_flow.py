@@ -19,13 +19,14 @@ from flow_builders import HUB, Line, RetailerShop
 from flows.inventory import plan_inventory, read_retailer_inventory, refresh_hub
 from flows.inventory_writes import BatchWriter
 from resources.ledgers import inventory as ledger
+from resources.registry import RegistryResource
 from resources.shopify import ShopifyResource
 from simulator.actors import commit_order_inventory
 from tests.fixtures.flows import RETAILERS, check_evaluations
 
 pytestmark = pytest.mark.integration
 
-SYNCED = RETAILERS[:3]  # the example registry leaves test-retail-store's inventory off
+SYNCED = RETAILERS[:3]
 NATIONWIDE, BOTANICAL, EPIC, DISABLED = RETAILERS
 WAREHOUSE = "gid://shopify/Location/1001"
 DIALECTS = ["2025-01", "2026-10"]
@@ -293,7 +294,11 @@ def test_writes_only_to_pairs_read_at_the_hub_location(inv):
     assert inv.sim.counters(domain).get("unstocked_pairs_written", 0) == 0
 
 
-def test_a_disabled_retailer_is_skipped_and_says_so(flow):
+def test_a_disabled_retailer_is_skipped_and_says_so(flow, monkeypatch):
+    flows = flow.registry.retailer(DISABLED).flows.model_copy(update={"inventory": False})
+    retailer_update(flow, DISABLED, flows=flows)
+    # The code location's registry resource, as if its file had the flow off.
+    monkeypatch.setattr(RegistryResource, "get", lambda self: flow.registry)
     result = flow.run_job("inventory_job", RETAILERS[0], _now(), last_retailer=DISABLED)
     assert result.success, result
     logs = [e.user_message for e in result.shopsync_instance.all_logs(result.run_id)]

@@ -110,15 +110,22 @@ def test_one_run_per_flow_covers_every_enabled_retailer_previous_and_current_hou
     assert orders.run_key != fulfillments.run_key
 
 
-def test_inventory_ticks_cover_the_enabled_retailers_and_the_hourly_one_reads_in_full():
+def test_inventory_ticks_cover_the_enabled_retailers_and_the_hourly_one_reads_in_full(
+    monkeypatch, tmp_path
+):
     """Inventory partitions are retailers (no hours); a retailer with the flow off is not
     one; the reconciliation tick is the same job with both assets set to read in full."""
+    raw = yaml.safe_load(DEFAULT_REGISTRY_PATH.read_text())
+    raw["retailers"][3]["flows"] = {"orders": True, "fulfillments": True, "inventory": False}
+    path = tmp_path / "retailers.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    monkeypatch.setenv("SHOPSYNC_REGISTRY", str(path))
     with dg.instance_for_test() as instance:
         _tick_sensor(instance)
         known = instance.get_dynamic_partitions(retailers_partitions_name("inventory"))
         [tick] = _requests(inventory_schedule, instance)
         [full] = _requests(inventory_reconciliation_schedule, instance)
-    assert "test-retail-store" not in known  # inventory: false in the example registry
+    assert "test-retail-store" not in known and len(known) == 3
     assert (tick.tags[RANGE_START], tick.tags[RANGE_END]) == (known[0], known[-1])
     assert tick.run_config == {} and tick.tags["shopsync/flow"] == "inventory"
     assert full.run_config == FULL_RECONCILIATION and full.run_key != tick.run_key

@@ -53,6 +53,7 @@ def test_overrides_apply():
         "nationwide-plants",
         "botanical-interests",
         "epic-gardening",
+        "test-retail-store",
     ]
 
 
