@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_API_VERSION = "2026-07"
+#: The newest stable version the simulator serves (FACTS §10.6).
+DEFAULT_API_VERSION = "2026-10"
 _VERSION_RE = re.compile(r"^(\d{4})-(\d{2})$")
 CHANGE_FROM_QUANTITY_SINCE = (2026, 4)
 LEVEL_ACTIVATION_SINCE = (2026, 4)

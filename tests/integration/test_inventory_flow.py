@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
-from flow_builders import HUB, Line, RetailerShop
+from flow_builders import HUB, Line, RetailerShop, calls
 
 from flows.inventory import plan_inventory, read_retailer_inventory, refresh_hub
 from flows.inventory_writes import BatchWriter
@@ -403,3 +403,57 @@ def test_every_mismatch_kind_is_reported_and_not_retried(inv):
     assert {i.reason for i in push.issues} >= {"duplicate_at_hub", "duplicate_at_retailer"}
     _, again = inv.sync_inventory(NATIONWIDE, run_id="c2")
     assert again.counts["writes_needed"] == 0 and again.counts["inventory_refused"] == 0
+
+
+@pytest.mark.parametrize("fault", ["idempotency_concurrent_request",
+                                   "idempotency_previous_attempt_failed"])  # fmt: skip
+def test_idempotency_codes_of_2026(flow, fault):
+    """A key still in flight is retried later with the same key; a dead key is replaced by
+    a new one; either way the write lands once."""
+    flow.shopify = ShopifyResource(api_version="2026-10", retry_base_delay_seconds=0.05)
+    cycle(flow, [EPIC], run_id="c1", reconcile_delay=0.01)
+    sku = shared_sku(flow, EPIC)
+    flow.sim.set_inventory(flow.registry.hub.shop_domain, sku, WAREHOUSE, available=17)
+    flow.sim.set_faults(flow.registry.retailer(EPIC).shop_domain, **{fault: 1})
+    _, push = flow.sync_inventory(EPIC, run_id="c2", reconcile_delay=0.01)
+    assert push.counts["inventory_write_calls"] == 2 and push.counts["inventory_pushed"] == 1
+    assert level(flow, EPIC, sku)["available"] == 17 - _safety(flow, EPIC)
+    dead = flow.sim.store(flow.registry.retailer(EPIC).shop_domain).failed_keys
+    rows = flow.connect().execute(
+        "SELECT batch_key FROM shopsync.inventory_pushes WHERE run_id = 'c2'"
+    )
+    (settled,) = rows.fetchall()
+    assert len(dead) == (1 if fault == "idempotency_previous_attempt_failed" else 0)
+    assert settled[0] not in dead  # the write that landed used a live key
+
+
+def test_a_full_read_above_the_threshold_runs_as_a_bulk_query(flow):
+    settings(flow, bulk_threshold=100)
+    flow.sync_inventory(NATIONWIDE, run_id="c1")  # the first read pages: nothing landed yet
+    _, push = flow.sync_inventory(NATIONWIDE, run_id="c2", full_reconciliation=True)
+    assert calls(flow, "bulk_operation_run_query") == 2  # hub and retailer, both > 100 levels
+    assert push.counts["writes_needed"] == 0 and targets_hold(flow, NATIONWIDE) == []
+
+
+def test_a_store_whose_updated_at_does_not_move_is_read_in_full(flow_harness_factory):
+    """FACTS §10.2 unverified: if our own applied writes are missing from the next delta
+    read, the store's deltas are blind and every later cycle reads it in full."""
+    from tests.fixtures.flows import demo_scenario
+
+    scenario = demo_scenario()
+    scenario["stores"][1]["inventory_updated_at_moves"] = False  # nationwide-plants
+    flow = flow_harness_factory(scenario)
+    store = flow.sim.store(flow.registry.retailer(NATIONWIDE).shop_domain)
+    with store.lock:  # levels last changed yesterday, not just now at scenario load
+        for item in store.inventory_items.values():
+            for lv in item.levels.values():
+                store.touch(lv, "level", lv.updated_at - timedelta(days=1))
+    cycle(flow, [NATIONWIDE], run_id="c1")
+    flow.connect().execute(  # as if our writes were a minute old: search has caught up
+        "UPDATE shopsync.inventory_pushes SET settled_at = settled_at - interval '1 minute'"
+    )
+    read, _ = flow.sync_inventory(NATIONWIDE, run_id="c2")
+    assert read.counts["full_read"] == 0
+    assert any("updatedAt did not move" in m for m in read.pending)
+    read, _ = flow.sync_inventory(NATIONWIDE, run_id="c3")
+    assert read.counts["full_read"] == 1

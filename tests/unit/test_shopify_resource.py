@@ -33,7 +33,7 @@ def test_without_base_url_the_real_shopify_url_is_used(monkeypatch) -> None:
     monkeypatch.delenv("SHOPSYNC_REGISTRY", raising=False)
     with ShopifyResource().get_client("hub") as client:
         assert client.transport.url == (
-            "https://greenhouse-hub.myshopify.com/admin/api/2026-07/graphql.json"
+            "https://greenhouse-hub.myshopify.com/admin/api/2026-10/graphql.json"
         )
     assert graphql_url("a.myshopify.com", "2025-01", None).startswith("https://a.myshopify.com/")
 
