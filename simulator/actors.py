@@ -171,3 +171,21 @@ def set_inventory(
     if not changed:
         raise KeyError(f"{store.domain} stocks no {sku!r} at {loc.name}")
     return changed
+
+
+def set_inventory_many(store: Store, changes: list[dict[str, Any]]) -> int:
+    """Many hand changes at once (benchmarks): each ``{sku, location, available}``; SKUs
+    are looked up once, not per change. Returns the levels changed."""
+    by_sku: dict[str, list[Any]] = {}
+    for item in store.inventory_items.values():
+        by_sku.setdefault(item.sku, []).append(item)
+    changed = 0
+    with store.lock:
+        now = utcnow()
+        for change in changes:
+            for item in by_sku.get(change["sku"], []):
+                level = item.levels.get(change["location"])
+                if level is not None:
+                    store.change_level(level, now, available=int(change["available"]))
+                    changed += 1
+    return changed

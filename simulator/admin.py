@@ -52,6 +52,10 @@ def _store_route(sim: Any, method: str, domain: str, what: str, payload: dict[st
             store.faults.update(**payload)
         return 200, store.faults.as_dict()
     if what == "inventory" and method == "POST":
+        if "levels" in payload:  # many at once: [{sku, location (GID), available}, …]
+            from simulator.actors import set_inventory_many
+
+            return 200, {"changed": set_inventory_many(store, payload["levels"])}
         return 200, {"levels": sim.set_inventory(domain, **payload)}
     if what == "bucket":
         if method == "POST":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -48,6 +49,9 @@ def search(
     """
     if not query:
         return list(records)
+    exact = _EXACT_SKU.match(query)
+    if exact:  # one exact SKU (a per-SKU look-up): compare it before the full filter
+        records = [r for r in records if getattr(r, "sku", None) == exact[1]]
     context = ctx(info)
     attrs_fn, allowed = ATTRS[kind]
     flt = parse_search(query, allowed, synonyms=SYNONYMS.get(kind))
@@ -60,6 +64,12 @@ def search(
         if seen is not None and flt.matches(seen):
             out.append(record)
     return out
+
+
+#: `sku:X` or `sku:"X"` alone: candidates are narrowed by plain comparison first (the
+#: filter below still decides, through the lagging index), so per-SKU look-ups over a
+#: large catalogue cost one pass of string compares, not one index read per record.
+_EXACT_SKU = re.compile(r'^sku:"?([^"\s]+)"?$')
 
 
 def fo_visible(order: Any) -> bool:

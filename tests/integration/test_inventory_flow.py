@@ -457,3 +457,16 @@ def test_a_store_whose_updated_at_does_not_move_is_read_in_full(flow_harness_fac
     assert any("updatedAt did not move" in m for m in read.pending)
     read, _ = flow.sync_inventory(NATIONWIDE, run_id="c3")
     assert read.counts["full_read"] == 1
+
+
+def test_one_job_run_counts_a_sale_at_one_retailer_at_every_other(flow):
+    """The runner's phase barrier: every retailer's new orders are landed before any
+    retailer's stock is written, so B's push sees A's sale in the same run (I10)."""
+    sku = shared_sku(flow, NATIONWIDE, BOTANICAL, EPIC)
+    flow.sim.set_inventory(flow.registry.hub.shop_domain, sku, WAREHOUSE, available=30)
+    assert flow.run_job("inventory_job", NATIONWIDE, _now(), last_retailer=EPIC).success
+    shop = RetailerShop(flow, EPIC)  # the last retailer of the run sells
+    commit_order_inventory(shop.store, shop.order(Line(sku, 5, HUB), age=timedelta(seconds=5)))
+    assert flow.run_job("inventory_job", NATIONWIDE, _now(), last_retailer=EPIC).success
+    for key in (NATIONWIDE, BOTANICAL, EPIC):
+        assert level(flow, key, sku)["available"] == 25 - _safety(flow, key), key

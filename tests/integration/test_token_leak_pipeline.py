@@ -70,7 +70,10 @@ def test_tokens_never_leak_anywhere(flow_harness_factory, monkeypatch, caplog, c
     with dg.instance_for_test() as instance:
         ok = flow.run_job("orders_job", "epic-gardening", now, instance=instance)
         failed = flow.run_job("orders_job", "nationwide-plants", now, instance=instance)
+        stock_ok = flow.run_job("inventory_job", "epic-gardening", now, instance=instance)
+        stock_failed = flow.run_job("inventory_job", "nationwide-plants", now, instance=instance)
         assert ok.success, "the succeeding run must succeed, or the test proves less"
+        assert stock_ok.success and not stock_failed.success
         assert not failed.success
         evaluate_failure_sensor(run_failure_alert_sensor, instance, failed, build_resources())
         dagster_text = _dump_dagster(instance)

@@ -169,3 +169,14 @@ def test_admin_route_sets_a_level(simulator):
     assert status == 200 and body["levels"][0]["available"] == 12
     status, _ = handle_admin(simulator, "POST", path, {**wanted, "sku": "NOPE"})
     assert status == 404
+
+
+def test_admin_route_sets_many_levels_at_once(simulator):
+    path = f"/_sim/stores/{HUB}/inventory"
+    many = [
+        {"sku": sku, "location": WAREHOUSE, "available": 9}
+        for sku in ("PLT-MONS-04", "PLT-SNAK-04", "NOPE")
+    ]
+    status, body = handle_admin(simulator, "POST", path, {"levels": many})
+    assert status == 200 and body == {"changed": 2}
+    assert _available(variant_by_sku(simulator, HUB, "PLT-SNAK-04").inventory_item, WAREHOUSE) == 9
