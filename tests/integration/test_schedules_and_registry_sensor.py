@@ -62,6 +62,15 @@ def test_onboarded_retailer_becomes_a_partition_without_restart(tmp_path, monkey
         assert "test-retail-store" not in keys
 
 
+def _registry_with_flows(monkeypatch, tmp_path, index: int, flows: dict) -> None:
+    """Point SHOPSYNC_REGISTRY at the example registry with one retailer's flows changed."""
+    raw = yaml.safe_load(DEFAULT_REGISTRY_PATH.read_text())
+    raw["retailers"][index]["flows"] = flows
+    path = tmp_path / "retailers.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    monkeypatch.setenv("SHOPSYNC_REGISTRY", str(path))
+
+
 def _requests(schedule, instance) -> list[dg.RunRequest]:
     context = dg.build_schedule_context(
         instance=instance,
@@ -88,11 +97,9 @@ def _keys(instance, request: dg.RunRequest) -> list[str]:
 def test_one_run_per_flow_covers_every_enabled_retailer_previous_and_current_hour(
     monkeypatch, tmp_path
 ):
-    raw = yaml.safe_load(DEFAULT_REGISTRY_PATH.read_text())
-    raw["retailers"][0]["flows"] = {"orders": False, "fulfillments": True, "inventory": True}
-    path = tmp_path / "retailers.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    monkeypatch.setenv("SHOPSYNC_REGISTRY", str(path))
+    _registry_with_flows(
+        monkeypatch, tmp_path, 0, {"orders": False, "fulfillments": True, "inventory": True}
+    )
     with dg.instance_for_test() as instance:
         _tick_sensor(instance)
         [orders] = _requests(orders_schedule, instance)
@@ -115,11 +122,9 @@ def test_inventory_ticks_cover_the_enabled_retailers_and_the_hourly_one_reads_in
 ):
     """Inventory partitions are retailers (no hours); a retailer with the flow off is not
     one; the reconciliation tick is the same job with both assets set to read in full."""
-    raw = yaml.safe_load(DEFAULT_REGISTRY_PATH.read_text())
-    raw["retailers"][3]["flows"] = {"orders": True, "fulfillments": True, "inventory": False}
-    path = tmp_path / "retailers.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    monkeypatch.setenv("SHOPSYNC_REGISTRY", str(path))
+    _registry_with_flows(
+        monkeypatch, tmp_path, 3, {"orders": True, "fulfillments": True, "inventory": False}
+    )
     with dg.instance_for_test() as instance:
         _tick_sensor(instance)
         known = instance.get_dynamic_partitions(retailers_partitions_name("inventory"))
