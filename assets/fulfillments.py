@@ -16,7 +16,7 @@ FULFILLMENT_STEPS = (
     FlowAssetStep(
         "hub_fulfillments",
         "Fulfillments of the retailer's hub orders updated in the window (plus lookback): a "
-        "shipment days after the order updates its order, so it is still seen (F3).",
+        "shipment days after the order updates its order, so it is still seen.",
         land_hub_fulfillments,
     ),
     FlowAssetStep(
