@@ -79,9 +79,10 @@ def read_store(
     full: bool,
     now: datetime,
     size: int,
+    state: ledger.ReadState | None = None,
 ) -> StoreRead:
     """One read of a store's levels at a location: delta, or full when asked or due."""
-    state = ledger.read_state(conn, store, location_id)
+    state = state or ledger.read_state(conn, store, location_id)
     every = timedelta(minutes=settings.full_reconciliation_minutes)
     full = full or state.delta_from is None or state.full_due(now, every)
     started = datetime.now(UTC)
@@ -111,7 +112,7 @@ def refresh_hub(
         if _fresh(state, now - fresh_for, full):
             return StepReport(counts={"hub_levels_read": 0, "hub_full_read": 0})
         read = read_store(hub, conn, HUB, location, registry.inventory, full=full, now=now,
-                          size=ledger.landed_count(conn, None))  # fmt: skip
+                          size=ledger.landed_count(conn, None), state=state)  # fmt: skip
         stocked = [lv for lv in read.levels if lv.stocked]
         ledger.land_hub_levels(conn, stocked, read.started, full=read.full)
         ledger.record_read(conn, HUB, location, read.started, full=read.full)
@@ -197,7 +198,7 @@ class InventoryPlan:
 def plan_inventory(step: RetailerStep) -> InventoryPlan:
     """Pair the landed hub and retailer levels and compute every target."""
     conn, registry, retailer = step.conn, step.settings, step.retailer
-    hub = ledger.hub_levels(conn)
+    hub, pending = _shared(step, "inventory:hub", lambda: _hub_and_pending(conn, registry))
     rows = ledger.retailer_levels(conn, step.key, retailer.hub_location_id)
     stocked = rows[rows["stocked"]]
     pairing = pair_skus(
@@ -208,6 +209,18 @@ def plan_inventory(step: RetailerStep) -> InventoryPlan:
         ),
         not_stocked=set(rows.loc[~rows["stocked"], "sku"].dropna()),
     )
+    safety = SafetyStock(retailer.safety_stock, retailer.safety_stock_overrides)
+    targets = with_targets(pairing.pairs, pending, safety)
+    return InventoryPlan(pairing=pairing, targets=targets, retailer=rows, hub=hub)
+
+
+def _shared(step: RetailerStep, name: str, read):
+    """One read for every retailer of the run's phase when the runner shares them."""
+    return step.shared.once(name, read) if step.shared is not None else read()
+
+
+def _hub_and_pending(conn: psycopg.Connection, registry: Registry):
+    """The hub snapshot and every retailer's pending demand as of it."""
     hub_state = ledger.read_state(conn, HUB, registry.hub.location_id)
     overlap = timedelta(seconds=registry.inventory.delta_overlap_seconds)
     pending = ledger.pending_units(
@@ -215,9 +228,7 @@ def plan_inventory(step: RetailerStep) -> InventoryPlan:
         include_unpaid=registry.inventory.pending_includes_unpaid,
         hub_as_of=hub_state.last_read_at - overlap if hub_state.last_read_at else None,
     )
-    safety = SafetyStock(retailer.safety_stock, retailer.safety_stock_overrides)
-    targets = with_targets(pairing.pairs, pending, safety)
-    return InventoryPlan(pairing=pairing, targets=targets, retailer=rows, hub=hub)
+    return ledger.hub_levels(conn), pending
 
 
 def push_inventory(step: RetailerStep) -> StepReport:

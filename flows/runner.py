@@ -118,10 +118,11 @@ def run_flow(plan: FlowPlan) -> list[RetailerOutcome]:
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{plan.flow}") as pool:
         if plan.step_by_step:
             outcomes = [RetailerOutcome(key) for key in keys]
-            for flow_step in plan.steps:
+            for flow_step in plan.steps:  # each phase shares reads made after the last one
                 going = [o for o in outcomes if not o.failed and not o.skipped]
-                phase = _one_step(flow_step)
-                list(pool.map(lambda o, p=phase: _run_retailer(plan, o.retailer, p, o), going))
+                phase, reads = _one_step(flow_step), RunReads(floor=_earliest_read(plan))
+                list(pool.map(lambda o, p=phase, r=reads: _run_retailer(plan, o.retailer, p, o, r),
+                              going))  # fmt: skip
         else:
             outcomes = list(pool.map(lambda key: _run_retailer(plan, key, _steps), keys))
         if plan.verify is not None:

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import psycopg
 
@@ -22,6 +23,7 @@ from resources.registry import Registry, RetailerConfig
 from resources.shopify import ShopifyClient
 
 Window = tuple[datetime, datetime]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,16 @@ class RunReads:
         self._lock = threading.Lock()
         self._since: datetime | None = None
         self._hub_orders: list[dict] = []
+        self._once: dict[str, object] = {}
+
+    def once(self, name: str, read: Callable[[], T]) -> T:
+        """`read()` the first time `name` is asked for in this phase of the run, then its
+        result (the inventory flow's hub snapshot and pending demand: the same for every
+        retailer once the previous phase has finished)."""
+        with self._lock:
+            if name not in self._once:
+                self._once[name] = read()
+            return self._once[name]  # type: ignore[return-value]
 
     def hub_orders_since(
         self, since: datetime, scan: Callable[[datetime], list[dict]]

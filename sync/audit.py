@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sync.inventory import levels_frame, oversell_exposure, pair_skus, with_targets
 from sync.order_keys import parse_source_key
 
 
@@ -112,8 +113,6 @@ def audit_inventory(
 ) -> InventoryAudit:
     """Per retailer (key -> its levels at its hub location; `safety` key -> SafetyStock):
     every SKU both stores carry once must show `max(0, hub − safety − pending)`."""
-    from sync.inventory import levels_frame, oversell_exposure, pair_skus, with_targets
-
     audit = InventoryAudit()
     hub = levels_frame(hub_levels)
     for key, levels in sorted(retailer_levels.items()):

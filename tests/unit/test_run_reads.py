@@ -31,3 +31,18 @@ def test_a_claim_older_than_the_floor_extends_the_scan_once():
     reads.hub_orders_since(T0 - timedelta(days=3), lambda since: scans.append(since) or [])
     reads.hub_orders_since(T0 - timedelta(days=2), lambda since: scans.append(since) or [])
     assert scans == [T0 - timedelta(hours=1) - SHARED_SCAN_MARGIN, T0 - timedelta(days=3)]
+
+
+def test_a_named_read_is_made_once_for_every_retailer_of_the_phase():
+    from concurrent.futures import ThreadPoolExecutor
+
+    reads, made = RunReads(floor=T0), []
+
+    def read():
+        made.append(1)
+        return {"hub": len(made)}
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: reads.once("inventory:hub", read), range(8)))
+    assert made == [1] and results == [{"hub": 1}] * 8
+    assert RunReads(floor=T0).once("inventory:hub", read) == {"hub": 2}  # a new phase reads anew
