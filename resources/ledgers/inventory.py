@@ -265,7 +265,7 @@ class PushEntry:
 
 def claim(conn: psycopg.Connection, entries: Sequence[PushEntry], run_id: str | None) -> None:
     """Commit the entries as `claimed` before the call (a retry of the same write finds
-    its row and counts an attempt)."""
+    its row, counts an attempt and is open again until settled)."""
     with conn.transaction():
         conn.cursor().executemany(
             """INSERT INTO shopsync.inventory_pushes
@@ -273,7 +273,8 @@ def claim(conn: psycopg.Connection, entries: Sequence[PushEntry], run_id: str | 
                     to_qty, run_id, state, attempts)
                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'claimed', 1)
                ON CONFLICT (entry_key) DO UPDATE SET attempts = inventory_pushes.attempts + 1,
-                   batch_key = EXCLUDED.batch_key""",
+                   batch_key = EXCLUDED.batch_key, state = 'claimed', reason = NULL,
+                   settled_at = NULL""",
             [
                 (e.entry_key, e.batch_key, e.retailer, e.item_id, e.location_id, e.sku,
                  e.from_qty, e.to_qty, run_id)
