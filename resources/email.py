@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "EmailResource",
+    "InlineImage",
     "OutboxMessage",
     "enqueue_email",
     "enqueue_order_issues",
@@ -96,8 +97,24 @@ _HTTP_LOG_FILTER = _RedactingFilter()
 logging.getLogger("python_http_client.client").addFilter(_HTTP_LOG_FILTER)
 
 
+class InlineImage(BaseModel):
+    """A picture shown inside the HTML part (`<img src="cid:{content_id}">`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    content_id: str = Field(pattern=r"^[A-Za-z0-9._-]+$")
+    filename: str = Field(min_length=1)
+    mime_type: str = "image/png"
+    data: bytes
+
+
 class OutboxMessage(BaseModel):
-    """A rendered message addressed and keyed, ready for the outbox."""
+    """A rendered message addressed and keyed, ready for the outbox.
+
+    `dedupe_key` makes one event alert once; `alert_key` names the *kind of trouble*
+    (say `health:error_rate:epic-gardening:orders`) so the outbox policy can group its
+    repeats; `critical` mail skips quiet hours and grouping.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -107,16 +124,35 @@ class OutboxMessage(BaseModel):
     subject: str
     html: str
     text: str
+    alert_key: str | None = None
+    critical: bool = False
+    images: tuple[InlineImage, ...] = ()
 
     # Templates already clean subjects; this covers messages built by hand (no header injection).
     _subject = field_validator("subject")(classmethod(lambda cls, v: clean_subject(v)))
 
     @classmethod
     def of(
-        cls, kind: str, dedupe_key: str, recipients: Sequence[str], email: RenderedEmail
+        cls,
+        kind: str,
+        dedupe_key: str,
+        recipients: Sequence[str],
+        email: RenderedEmail,
+        *,
+        alert_key: str | None = None,
+        critical: bool = False,
+        images: Sequence[InlineImage] = (),
     ) -> OutboxMessage:
         unique = list(dict.fromkeys(recipients))
-        return cls(kind=kind, dedupe_key=dedupe_key, recipients=unique, **vars(email))
+        return cls(
+            kind=kind,
+            dedupe_key=dedupe_key,
+            recipients=unique,
+            alert_key=alert_key,
+            critical=critical,
+            images=tuple(images),
+            **vars(email),
+        )
 
 
 def rate_limited_key(family: str, subject: str, every: timedelta, now: datetime) -> str:

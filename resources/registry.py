@@ -173,6 +173,8 @@ class Notifications(_Strict):
     daily_summary_hour: Annotated[int, Field(ge=0, le=23)] = 18
     recipients: list[str] = Field(default_factory=list)
     sender: str = "shopsync@localhost.localdomain"
+    #: The Dagster UI as operators reach it: every alert links its run there.
+    ui_url: str = Field(default="http://localhost:3000", pattern=r"^https?://[^\s]+$")
 
     _recipients = field_validator("recipients")(classmethod(lambda cls, v: _check_emails(v)))
 
@@ -186,6 +188,49 @@ class Notifications(_Strict):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone '{v}' (use an IANA name like 'UTC')") from exc
         return v
+
+
+class Threshold(_Strict):
+    """One figure of the operations guide: where it should be and where it alerts."""
+
+    target: float
+    alert: float
+
+
+_CLOCK = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class QuietHours(_Strict):
+    """Non-critical mail queued between `start` and `end` (registry time zone) waits
+    until `end`; `start == end` means no quiet hours."""
+
+    start: str = Field(default="22:00", pattern=_CLOCK)
+    end: str = Field(default="07:00", pattern=_CLOCK)
+
+
+class Thresholds(_Strict):
+    """The operations guide's thresholds; `alert` is the line whose crossing emails.
+    Rates are fractions (0.95 = 95 %), response times seconds (the p95 of API calls)."""
+
+    success_rate: Threshold = Threshold(target=0.95, alert=0.90)
+    api_response_seconds: Threshold = Threshold(target=5.0, alert=10.0)
+    error_rate: Threshold = Threshold(target=0.01, alert=0.05)
+    uptime: Threshold = Threshold(target=0.999, alert=0.99)
+
+
+class OperationsSettings(_Strict):
+    """How the operator's console watches and alerts (defaults: the operations guide)."""
+
+    thresholds: Thresholds = Thresholds()
+    #: Repeats of one alert key within this window join the first email instead of a new one.
+    alert_group_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 120
+    quiet_hours: QuietHours = QuietHours()
+    #: An exception (an order that needs a person) waiting longer than this escalates once.
+    exception_escalate_hours: Annotated[float, Field(gt=0, le=24 * 14)] = 4.0
+    #: Weekly report day, 0 = Monday (the guide's weekly performance analysis).
+    weekly_report_weekday: Annotated[int, Field(ge=0, le=6)] = 0
+    #: Fewer runs/calls than this in a window are too few to judge a rate (no alert).
+    min_samples: Annotated[int, Field(ge=1)] = 5
 
 
 class InventorySettings(_Strict):
@@ -211,6 +256,7 @@ class Registry(_Strict):
     retailers: list[RetailerConfig] = Field(min_length=1)
     notifications: Notifications = Notifications()
     inventory: InventorySettings = InventorySettings()
+    operations: OperationsSettings = OperationsSettings()
     #: First day of the hourly partitions (UTC): "failed and missing" starts here.
     partitions_start: date = DEFAULT_PARTITIONS_START
 
