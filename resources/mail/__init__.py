@@ -22,7 +22,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 def _environment(autoescape: bool) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=autoescape,
+        autoescape=autoescape,  # noqa: S701 - only the text part (never HTML) is unescaped
         undefined=jinja2.StrictUndefined,  # a missing figure fails the render, not the reader
         trim_blocks=True,
         lstrip_blocks=True,
