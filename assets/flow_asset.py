@@ -78,7 +78,7 @@ def build_flow_asset(
     steps: Sequence[FlowAssetStep],
     partitions_def: dg.PartitionsDefinition,
     verify: Callable | None = None,
-    upstream: Sequence[str] = (),
+    upstream: Sequence[str | dg.AssetDep] = (),
     step_by_step: bool = False,
 ) -> dg.AssetsDefinition:
     """The multi-asset of `flow`: its steps in order, partitioned per retailer (× hour);

@@ -30,10 +30,25 @@ FULFILLMENT_STEPS = (
 )
 
 
+#: Shipments follow hub orders: the fulfillments of a retailer's hour are those of its hub
+#: orders updated in that hour (a shipment updates its order), so the lineage maps a
+#: partition to the same retailer and hour of `hub_orders`.
+HUB_ORDERS_OF_THE_SAME_HOUR = dg.AssetDep(
+    "hub_orders",
+    partition_mapping=dg.MultiPartitionMapping(
+        {
+            dim: dg.DimensionPartitionMapping(dim, dg.IdentityPartitionMapping())
+            for dim in ("retailer", "hour")
+        }
+    ),
+)
+
+
 def build_fulfillments_flow(partitions_start: date) -> dg.AssetsDefinition:
     return build_flow_asset(
         "fulfillments",
         FULFILLMENT_STEPS,
         retailer_hourly_partitions("fulfillments", partitions_start),
         verify=verify_fulfillments,
+        upstream=[HUB_ORDERS_OF_THE_SAME_HOUR],
     )
