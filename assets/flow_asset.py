@@ -26,7 +26,7 @@ from pydantic import Field
 
 from assets.partitions import describe_keys, keys_by_retailer, retailer_windows
 from assets.run_partitions import targeted_partition_keys
-from flows.alerts import alert_issues, alert_retailer_failure
+from flows.alerts import alert_issues, alert_retailer_failure, flow_failed_everywhere
 from flows.runner import (
     FlowPlan,
     FlowStep,
@@ -189,12 +189,17 @@ def _alert(context, flow, steps, reg: Registry, email, postgres, outcomes, keys)
                 if report.issues:
                     _safely(context, alert_issues, context.log, email, reg, conn,
                             outcome.retailer, report.issues, titles[name])  # fmt: skip
+    # A flow failing for every retailer it covers is critical: it skips quiet hours.
+    critical = flow_failed_everywhere(
+        reg, flow, [o.retailer for o in failed], [o.retailer for o in outcomes]
+    )
     for outcome in failed:
         if outcome not in hub_failed:
-            _alert_failure(context, flow, reg, email, outcome, keys[outcome.retailer])
+            _alert_failure(context, flow, reg, email, outcome, keys[outcome.retailer],
+                           critical=critical)  # fmt: skip
     if hub_failed:  # one alert for the hub, not one per retailer it failed
         _alert_failure(context, flow, reg, email, hub_failed[0], keys[hub_failed[0].retailer],
-                       retailers=[o.retailer for o in hub_failed])  # fmt: skip
+                       retailers=[o.retailer for o in hub_failed], critical=critical)  # fmt: skip
 
 
 def _safely(context, alert, *args) -> None:
@@ -221,7 +226,7 @@ def _log_verdict(context, verdict: CheckVerdict, partitions: list[str], scope: s
 
 
 def _alert_failure(context, flow, reg, email, outcome: RetailerOutcome, partitions,
-                   retailers: list[str] | None = None) -> None:  # fmt: skip
+                   retailers: list[str] | None = None, critical: bool = False) -> None:  # fmt: skip
     span = describe_keys(partitions)
     where = (
         f"{len(retailers)} retailers ({', '.join(retailers)}){span}"
@@ -233,6 +238,6 @@ def _alert_failure(context, flow, reg, email, outcome: RetailerOutcome, partitio
             email, reg, flow=flow, run_id=context.run.run_id,
             retailer=None if retailers else outcome.retailer, partitions=where,
             step=outcome.failed_step or flow, error=outcome.error_head(),
-            error_class=type(outcome.error).__name__,
+            error_class=type(outcome.error).__name__, critical=critical,
         ),
     )  # fmt: skip

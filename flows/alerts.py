@@ -1,9 +1,15 @@
-"""Alert digests from the flow steps: each problem emailed once, to ops and the retailer."""
+"""Alert digests and failure alerts from the flow steps: each problem emailed once, to ops
+and the retailer, naming the flow, retailer, partitions, error head and the run's link.
+
+The outbox applies the alert policy (grouping, quiet hours, critical mail at once);
+this module only says what each alert is: its dedupe key (the event), its alert key
+(the kind of trouble, whose repeats group) and whether it is critical.
+"""
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable
 
 import psycopg
 
@@ -12,15 +18,12 @@ from resources.email import (
     OutboxMessage,
     enqueue_order_issues,
     known_secret_values,
-    rate_limited_key,
     recipients_for,
     redact,
+    run_link,
 )
 from resources.email_templates import OrderIssue, run_failure_email
 from resources.registry import Registry
-
-#: The same retailer failing the same way in the same flow is emailed at most this often.
-RETAILER_FAILURE_ALERT_EVERY = timedelta(hours=1)
 
 
 def alert_issues(
@@ -40,9 +43,30 @@ def alert_issues(
     for issue in issues:
         log.warning(issue.fix)
     fresh = enqueue_order_issues(
-        conn, issues, recipients_for(registry, retailer), email.resolved_sender(), title
+        conn,
+        issues,
+        recipients_for(registry, retailer),
+        email.resolved_sender(),
+        title,
+        policy=email.policy(),
     )
     return len(fresh)
+
+
+def retailer_failure_alert_key(flow: str, retailer: str | None, error_class: str) -> str:
+    """The kind of trouble: the same flow failing the same way for the same store."""
+    return f"retailer_failure:{flow}:{retailer or 'hub'}:{error_class}"
+
+
+def flow_failed_everywhere(
+    registry: Registry, flow: str, failed: Iterable[str], covered: Iterable[str]
+) -> bool:
+    """Whether a run's failure is the whole flow down (a critical alert): every retailer it
+    covered failed, and it covered every retailer with the flow enabled in the registry.
+    One retailer's partition failing in a run of that retailer alone is not."""
+    failed, covered = set(failed), set(covered)
+    enabled = {r.key for r in registry.enabled_retailers(flow)}
+    return bool(failed) and failed == covered and enabled <= covered
 
 
 def alert_retailer_failure(
@@ -56,22 +80,36 @@ def alert_retailer_failure(
     step: str,
     error: str,
     error_class: str,
+    critical: bool = False,
+    alert_key: str | None = None,
 ) -> bool:
-    """One email naming the retailer (None: the hub, for every retailer of the run), its
-    partitions and the error head, to ops and that retailer's recipients; the same
-    failure of the same flow is queued at most once an hour (FAULTS P5)."""
+    """One email naming the retailer (None: the hub, for every retailer of the run), the
+    flow, its partitions, the error head and the run's link, to ops and that retailer's
+    recipients. The event is this run's failure of that store; repeats of the same flow,
+    store and error class group on one email (FAULTS P5). `critical` (the flow failed for
+    every retailer: `flow_failed_everywhere`) goes at once, whatever the hour.
+    True when a new email was queued."""
     secrets = known_secret_values(registry, [email.sendgrid_api_key_env])
     who = f"retailer '{retailer}'" if retailer else "the hub store"
     body = run_failure_email(
-        f"{flow} flow", run_id, partitions, redact(f"{who} at {step}: {error}", secrets)
-    )
-    key = rate_limited_key(
-        "retailer_failure",
-        f"{flow}:{retailer or 'hub'}:{error_class}",
-        RETAILER_FAILURE_ALERT_EVERY,
-        datetime.now(UTC),
+        f"{flow} flow",
+        run_id,
+        partitions,
+        redact(f"{who} at {step}: {error}", secrets),
+        flow=flow,
+        retailer=retailer or "the hub store (it stopped every retailer named in the partition)",
+        run_url=run_link(registry, run_id),
+        critical=critical,
     )
     recipients = recipients_for(registry, retailer)
     if not recipients:
         return False
-    return email.enqueue(OutboxMessage.of("run_failure", key, recipients, body))
+    message = OutboxMessage.of(
+        "run_failure",
+        f"retailer_failure:{run_id}:{retailer or 'hub'}",
+        recipients,
+        body,
+        alert_key=alert_key or retailer_failure_alert_key(flow, retailer, error_class),
+        critical=critical,
+    )
+    return email.enqueue(message)

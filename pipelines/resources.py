@@ -21,5 +21,5 @@ def build_resources(registry_path: str | None = None) -> dict[str, dg.Configurab
         "postgres": postgres,
         "registry": registry,
         "shopify": ShopifyResource(registry=registry),
-        "email": EmailResource(postgres=postgres),
+        "email": EmailResource(postgres=postgres, registry_path=registry_path),
     }

@@ -6,6 +6,11 @@ Shopify stores we do not control). Subjects are cleaned of CR/LF and other contr
 characters so a value can never start a new header (`x\\r\\nBcc: ...`). The text
 part is plain text: it is not HTML-escaped (a `<` there is just a character), but
 its line breaks are normalised and control characters removed.
+
+Every alert names what an operator needs to act: the flow, the retailer, the partition
+(for a range run, the retailers and hours it covers), the head of the error and the
+run's page in the UI (a `Link`, an anchor only for http(s) URLs). Critical alerts say so
+in their subject.
 """
 
 from __future__ import annotations
@@ -54,9 +59,34 @@ def first_lines(text: str, lines: int = 15, max_chars: int = 2000) -> str:
     return head if len(head) <= max_chars else head[: max_chars - 1] + "…"
 
 
+@dataclass(frozen=True)
+class Link:
+    """A URL shown as a link in the HTML part and as itself in the text part; anything but
+    http(s) stays inert text (no `javascript:` href, whatever reaches a template)."""
+
+    url: str
+
+    def html(self) -> str:
+        if not self.url.startswith(("http://", "https://")):
+            return esc(self.url)
+        return f'<a href="{esc(self.url)}">{esc(self.url)}</a>'
+
+    def __str__(self) -> str:
+        return clean_text(self.url)
+
+
+def run_url(ui_url: str, run_id: str) -> str:
+    """The run's page in the Dagster UI (`notifications.ui_url`)."""
+    return f"{ui_url.rstrip('/')}/runs/{run_id}"
+
+
+def _cell(value: object) -> str:
+    return value.html() if isinstance(value, Link) else esc(value)
+
+
 def _table(columns: Sequence[object], rows: Iterable[Sequence[object]]) -> str:
     head = "".join(f"<th align='left'>{esc(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in rows)
     return f"<table border='1' cellpadding='4' cellspacing='0'><tr>{head}</tr>{body}</table>"
 
 
@@ -64,8 +94,12 @@ def _text_table(columns: Sequence[object], rows: Iterable[Sequence[object]]) -> 
     return "\n".join(" | ".join(clean_text(v) for v in r) for r in [columns, *rows])
 
 
-def _render(subject: str, title: str, parts: list[tuple[str, str]]) -> RenderedEmail:
+def _render(
+    subject: str, title: str, parts: list[tuple[str, str]], critical: bool = False
+) -> RenderedEmail:
     """`parts` are (html, text) pairs; every html part is already escaped."""
+    if critical:
+        subject, title = f"CRITICAL: {subject}", f"CRITICAL: {title}"
     body = "".join(h for h, _ in parts)
     page = f"<html><body><h2>{esc(title)}</h2>{body}</body></html>"
     text = clean_text(title + "\n\n" + "\n\n".join(t for _, t in parts)) + "\n"
@@ -81,13 +115,53 @@ def _pre(text: str) -> tuple[str, str]:
     return f"<pre>{esc(text)}</pre>", text
 
 
-def run_failure_email(job: str, run_id: str, partition: str | None, error: str) -> RenderedEmail:
-    """A failed run: what, where, and the head of the error (already redacted by the caller)."""
+def _head_line(text: str | None) -> str:
+    lines = first_lines(text or "", lines=1, max_chars=300).splitlines()
+    return lines[0] if lines else ""
+
+
+def _where(
+    flow: str | None, retailer: str | None, partition: str | None, covers: str | None
+) -> dict[str, object]:
+    """What every alert names: the flow, the retailer and the partition (or range)."""
+    facts: dict[str, object] = {
+        "Flow": flow or "(not a flow run)",
+        "Retailer": retailer or "(none named)",
+        "Partition": partition or "(none)",
+    }
+    if covers and covers != partition:
+        facts["Covers"] = covers
+    return facts
+
+
+def _run(job: str | None, run_id: str | None, url: str | None) -> dict[str, object]:
+    return {"Job": job, "Run ID": run_id, "Run in the UI": Link(url) if url else "(no link)"}
+
+
+def run_failure_email(
+    job: str,
+    run_id: str,
+    partition: str | None,
+    error: str,
+    *,
+    flow: str | None = None,
+    retailer: str | None = None,
+    covers: str | None = None,
+    run_url: str | None = None,
+    critical: bool = False,
+) -> RenderedEmail:
+    """A failed run or a retailer's failed flow: where (flow, retailer, partition; for a
+    range run `covers` names its retailers and hours), the head of the error (redacted by
+    the caller) and the run's page in the UI."""
     where = f" [{partition}]" if partition else ""
-    facts = _facts({"Job": job, "Run ID": run_id, "Partition": partition or "(none)"})
-    return _render(
-        f"run failed: {job}{where}", f"Run failed: {job}", [facts, _pre(first_lines(error))]
-    )
+    head = first_lines(error)
+    facts = {
+        **_where(flow, retailer, partition, covers),
+        **_run(job, run_id, run_url),
+        "Error": _head_line(head),
+    }
+    subject = f"run failed: {job}{where}"
+    return _render(subject, f"Run failed: {job}", [_facts(facts), _pre(head)], critical)
 
 
 def check_failure_email(
@@ -97,10 +171,23 @@ def check_failure_email(
     metadata: Mapping[str, object],
     run_id: str | None = None,
     description: str | None = None,
+    *,
+    flow: str | None = None,
+    retailer: str | None = None,
+    covers: str | None = None,
+    job: str | None = None,
+    run_url: str | None = None,
+    critical: bool = False,
 ) -> RenderedEmail:
     """A blocking asset check failed: downstream assets of that partition did not run."""
-    facts = _facts({"Check": check_name, "Asset": asset, "Partition": partition, "Run ID": run_id})
-    parts = [facts]
+    facts = {
+        "Check": check_name,
+        "Asset": asset,
+        **_where(flow, retailer, partition, covers),
+        **_run(job, run_id, run_url),
+        "Error": _head_line(description) or "the check failed (see its metadata)",
+    }
+    parts = [_facts(facts)]
     if description:
         parts.append((f"<p>{esc(description)}</p>", clean_text(description)))
     if metadata:
@@ -109,7 +196,29 @@ def check_failure_email(
             (_table(("Metadata", "Value"), rows), _text_table(("Metadata", "Value"), rows))
         )
     subject = f"blocking check failed: {check_name} on {asset}"
-    return _render(subject + (f" [{partition}]" if partition else ""), subject, parts)
+    return _render(subject + (f" [{partition}]" if partition else ""), subject, parts, critical)
+
+
+_REPEAT_HTML = re.compile(r'<p data-shopsync="repeats"[^>]*>[^<]*</p>')
+_BODY_TAG = re.compile(r"<body[^>]*>", re.IGNORECASE)
+
+
+def with_repeat_note(
+    html_part: str, text_part: str, note: str, *, replaces: bool
+) -> tuple[str, str]:
+    """The parts of a still-queued email with `note` (the count of repeats grouped into
+    it) at the top; `replaces`: an earlier repeat put a note there, which this one replaces
+    (the caller knows from the row's repeat count; content alone could be forged)."""
+    block = f'<p data-shopsync="repeats" style="font-weight: bold;">{esc(note)}</p>'
+    if replaces and _REPEAT_HTML.search(html_part):
+        html_part = _REPEAT_HTML.sub(lambda _: block, html_part, count=1)
+    elif body := _BODY_TAG.search(html_part):
+        html_part = html_part[: body.end()] + block + html_part[body.end() :]
+    else:
+        html_part = block + html_part
+    if replaces and "\n\n" in text_part:
+        text_part = text_part.split("\n\n", 1)[1]
+    return html_part, clean_text(note) + "\n\n" + text_part
 
 
 @dataclass(frozen=True)

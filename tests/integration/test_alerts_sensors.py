@@ -92,20 +92,64 @@ def _rows(db: psycopg.Connection, kind: str) -> list[tuple]:
     ).fetchall()
 
 
+def _policy(db: psycopg.Connection, kind: str) -> list[tuple]:
+    return db.execute(
+        "SELECT alert_key, critical, repeats, held_until IS NULL FROM shopsync.email_outbox"
+        " WHERE kind = %s ORDER BY id",
+        (kind,),
+    ).fetchall()
+
+
 def test_failed_run_emails_ops_and_the_partitions_retailer(outbox, resources, instance):
     result = _run(instance, exploding_orders)
     assert not result.success
     assert result.dagster_run.tags["dagster/partition/retailer"] == "epic-gardening"
     again = _run(instance, exploding_orders)  # the next tick fails the same way (P5)
-    for run in (result, result, again):  # re-evaluated ticks and repeats alert once an hour
+    for run in (result, result, again):  # re-evaluated ticks alert once, repeats group
         evaluate_failure_sensor(run_failure_alert_sensor, instance, run, resources)
     [(key, recipients, subject, html, text)] = _rows(outbox, "run_failure")
-    assert key.startswith("run_failure:__ASSET_JOB:epic-gardening:RuntimeError:")
+    assert key == f"run_failure:{result.run_id}"
+    [(alert_key, critical, repeats, _)] = _policy(outbox, "run_failure")
+    assert (alert_key, critical) == ("run_failure:__ASSET_JOB:epic-gardening:RuntimeError", False)
+    assert repeats == 1  # the second run's failure, counted on the first email
     assert recipients == [OPS, EPIC]
     assert subject == f"[shopsync] run failed: __ASSET_JOB [{PARTITION}]"
     assert "RuntimeError: &lt;b&gt;boom&lt;/b&gt; with token [redacted]" in html
     assert "second line" in text
     assert TOKEN not in html + text
+    link = f"http://localhost:3000/runs/{result.run_id}"
+    assert f'<a href="{link}">{link}</a>' in html
+    assert f"Run in the UI: {link}" in text
+    assert "Retailer: epic-gardening" in text and f"Partition: {PARTITION}" in text
+    assert "Error: step exploding_orders: RuntimeError: <b>boom</b> with token [redacted]" in text
+    # Still queued (outbox only), so its body says the failure repeated.
+    assert text.startswith("Repeated 1 time since this alert was queued, last at ")
+    assert '<p data-shopsync="repeats"' in html
+
+
+def test_failed_range_run_names_the_retailers_and_hours_it_covers(outbox, resources, instance):
+    instance.add_dynamic_partitions(retailers_partitions_name("orders"), ["nationwide-plants"])
+    start = partition_key("epic-gardening", datetime(2026, 11, 25, 4, tzinfo=UTC))
+    end = partition_key("nationwide-plants", datetime(2026, 11, 25, 6, tzinfo=UTC))
+    job = dg.Definitions(assets=[exploding_orders]).resolve_implicit_global_asset_job_def()
+    tags = {
+        "dagster/asset_partition_range_start": str(start),
+        "dagster/asset_partition_range_end": str(end),
+        "shopsync/flow": "orders",
+    }
+    result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
+    assert not result.success
+    evaluate_failure_sensor(run_failure_alert_sensor, instance, result, resources)
+    [(_, recipients, subject, html, text)] = _rows(outbox, "run_failure")
+    assert recipients == [OPS]  # many retailers: the operators
+    assert subject == f"[shopsync] run failed: __ASSET_JOB [{start} … {end}]"
+    assert "Flow: orders" in text
+    assert "Retailer: epic-gardening, nationwide-plants" in text
+    assert (
+        "Covers: 6 partitions: retailers epic-gardening, nationwide-plants,"
+        " hours 2026-11-25-04:00 … 2026-11-25-06:00"
+    ) in text
+    assert f"/runs/{result.run_id}" in html
 
 
 def test_failed_blocking_check_is_emailed_once_and_only_by_the_check_sensor(
@@ -121,15 +165,22 @@ def test_failed_blocking_check_is_emailed_once_and_only_by_the_check_sensor(
     for _ in range(2):
         evaluate_failure_sensor(failed_blocking_check_sensor, instance, result, resources)
         evaluate_failure_sensor(run_failure_alert_sensor, instance, result, resources)
-    [(key, recipients, subject, html, _text)] = _rows(outbox, "check_failure")
+    [(key, recipients, subject, html, text)] = _rows(outbox, "check_failure")
     # one email per check and retailer of the run (the subject names the partition)
     assert key == f"check:{result.run_id}:checked_orders:hub_orders_are_unique:epic-gardening"
+    # Critical: never held for quiet hours, whatever the hour this test runs at.
+    assert _policy(outbox, "check_failure") == [
+        ("check:checked_orders:hub_orders_are_unique:epic-gardening", True, 0, True)
+    ]
     assert recipients == [OPS, EPIC]
     assert subject == (
-        f"[shopsync] blocking check failed: hub_orders_are_unique on checked_orders [{PARTITION}]"
+        "[shopsync] CRITICAL: blocking check failed: hub_orders_are_unique on checked_orders"
+        f" [{PARTITION}]"
     )
     assert "<td>duplicate_ids</td><td>&lt;i&gt;gid://shopify/Order/1&lt;/i&gt;</td>" in html
     assert "<td>count</td><td>2</td>" in html
+    assert "Retailer: epic-gardening" in text and f"Partition: {PARTITION}" in text
+    assert f"Run in the UI: http://localhost:3000/runs/{result.run_id}" in text
     # The non-blocking check is not alerted, and the run failure is not a second email.
     assert _rows(outbox, "run_failure") == []
 

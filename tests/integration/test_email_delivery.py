@@ -1,11 +1,14 @@
 """Delivery through the real `sendgrid` client against a loopback stand-in (FAULTS A1).
 
 The stand-in is a plain HTTP server on 127.0.0.1 answering SendGrid's `/v3/mail/send`
-with scripted statuses; nothing of ours is mocked.
+with scripted statuses; nothing of ours is mocked. Clocks are explicit: mail is queued at
+a fixed time of day, since quiet hours (the registry's 22:00–07:00 in Denver) hold
+non-critical mail queued at night.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import socket
@@ -19,8 +22,8 @@ import psycopg
 import pytest
 
 from pipelines.alerts import email_outbox_delivery_sensor
-from resources.email import EmailResource, OutboxMessage
-from resources.email_templates import run_failure_email
+from resources.email import EmailResource, InlineImage, OutboxMessage
+from resources.email_templates import RenderedEmail, run_failure_email
 from resources.postgres import PostgresResource
 
 pytestmark = pytest.mark.integration
@@ -71,10 +74,17 @@ def sendgrid() -> Iterator[FakeSendGrid]:
     server.server_close()
 
 
+#: Noon in Denver: outside the registry's quiet hours.
+QUEUED_AT = datetime(2026, 10, 1, 18, 0, tzinfo=UTC)
+#: 23:00 in Denver: inside them (until 07:00 MDT = 13:00 UTC the next day).
+NIGHT = datetime(2026, 10, 2, 5, 0, tzinfo=UTC)
+MORNING = datetime(2026, 10, 2, 13, 0, tzinfo=UTC)
+
+
 @pytest.fixture
 def t0() -> datetime:
     """Delivery is driven with explicit clocks, starting just after the rows are queued."""
-    return datetime.now(UTC) + timedelta(minutes=5)
+    return QUEUED_AT + timedelta(minutes=5)
 
 
 @pytest.fixture
@@ -96,9 +106,12 @@ def _email(postgres: PostgresResource, host: str, **kw) -> EmailResource:
     )
 
 
-def _queue(email: EmailResource, key: str, error: str = "boom") -> None:
+def _queue(
+    email: EmailResource, key: str, error: str = "boom", now: datetime = QUEUED_AT, **kw
+) -> None:
     body = run_failure_email("orders_job", key, None, error)
-    email.enqueue(OutboxMessage.of("run_failure", key, ["ops@test.example"], body))
+    message = OutboxMessage.of("run_failure", key, ["ops@test.example"], body, **kw)
+    assert email.enqueue(message, now=now)
 
 
 def _rows(db: psycopg.Connection) -> list[tuple]:
@@ -227,3 +240,70 @@ def test_delivery_sensor_sends_due_mail(outbox, postgres, sendgrid, monkeypatch)
         result = email_outbox_delivery_sensor(context)
     assert "sent 1" in result.skip_message
     assert _rows(outbox)[0][1] == "sent" and len(sendgrid.requests) == 1
+
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
+)
+
+
+def test_inline_image_reaches_sendgrid_as_an_inline_attachment(
+    t0, outbox, postgres, sendgrid, monkeypatch
+):
+    monkeypatch.setenv(SG_ENV, KEY)
+    email = _email(postgres, sendgrid.url)
+    body = RenderedEmail(
+        "Daily summary",
+        '<html><body><p>The day by hour:</p><img src="cid:chart-day.png"></body></html>',
+        "The day by hour: see the chart in the HTML part.",
+    )
+    chart = InlineImage(content_id="chart-day.png", filename="day.png", data=PNG)
+    message = OutboxMessage.of("daily_summary", "d1", ["ops@test.example"], body, images=[chart])
+    assert email.enqueue(message, now=QUEUED_AT)
+    stored = outbox.execute(
+        "SELECT content_id, filename, mime_type, data FROM shopsync.email_outbox_images"
+    ).fetchall()
+    assert stored == [("chart-day.png", "day.png", "image/png", PNG)]
+    assert email.deliver_pending(now=t0).sent == 1
+    [request] = sendgrid.requests
+    [attachment] = request["attachments"]
+    assert attachment == {
+        "content": base64.b64encode(PNG).decode(),
+        "filename": "day.png",
+        "type": "image/png",
+        "disposition": "inline",
+        "content_id": "chart-day.png",
+    }
+    html = next(c["value"] for c in request["content"] if c["type"] == "text/html")
+    assert 'src="cid:chart-day.png"' in html
+    _queue(email, "plain")  # mail without images carries no attachments
+    assert email.deliver_pending(now=t0).sent == 1
+    assert "attachments" not in sendgrid.requests[-1]
+
+
+def _sent_run_ids(sendgrid: FakeSendGrid) -> list[str]:
+    texts = [
+        next(c["value"] for c in r["content"] if c["type"] == "text/plain")
+        for r in sendgrid.requests
+    ]
+    return [t.split("Run ID: ", 1)[1].split("\n", 1)[0] for t in texts]
+
+
+def test_quiet_hours_hold_mail_until_morning_but_not_critical_mail(
+    outbox, postgres, sendgrid, monkeypatch
+):
+    monkeypatch.setenv(SG_ENV, KEY)
+    email = _email(postgres, sendgrid.url)
+    _queue(email, "overnight", now=NIGHT, alert_key="run_failure:orders_job:-:X")
+    _queue(email, "oversold", now=NIGHT, alert_key="check:x:y:z", critical=True)
+    rows = outbox.execute(
+        "SELECT dedupe_key, critical, held_until, next_attempt_at FROM shopsync.email_outbox"
+        " ORDER BY id"
+    ).fetchall()
+    assert rows == [("overnight", False, MORNING, MORNING), ("oversold", True, None, NIGHT)]
+    at_night = email.deliver_pending(now=NIGHT + timedelta(minutes=1))
+    assert at_night.sent == 1 and _sent_run_ids(sendgrid) == ["oversold"]
+    assert email.deliver_pending(now=MORNING - timedelta(seconds=1)).sent == 0
+    assert email.deliver_pending(now=MORNING).sent == 1
+    assert _sent_run_ids(sendgrid) == ["oversold", "overnight"]

@@ -1,4 +1,5 @@
-"""Redaction, dedupe keys, recipients, backoff and the summary schedule: no DB, no network."""
+"""Redaction, dedupe keys, recipients, backoff, the summary schedule, the registry's alert
+policy and what alerts say about runs: no DB, no network."""
 
 from __future__ import annotations
 
@@ -9,18 +10,28 @@ import dagster as dg
 import pytest
 from pydantic import ValidationError
 
-from pipelines.alerts import build_daily_summary_schedule, run_partition
+from flows.alerts import flow_failed_everywhere, retailer_failure_alert_key
+from pipelines.alerts import (
+    build_daily_summary_schedule,
+    describe_partitions,
+    partition_retailer,
+    run_partition,
+)
 from resources.email import (
     EmailResource,
     OutboxMessage,
     known_secret_values,
+    load_policy,
+    policy_from_registry,
     rate_limited_key,
     recipients_for,
     redact,
+    run_link,
 )
 from resources.email_templates import RenderedEmail
 from resources.postgres import PostgresResource
 from resources.registry import load_registry
+from sync.alert_policy import AlertPolicy
 
 
 def test_redact_replaces_known_values_and_token_shapes():
@@ -131,3 +142,57 @@ def test_run_partition_reads_single_keys_and_backfill_ranges():
     }
     assert run_partition(ranged) == "s … e"
     assert run_partition({}) is None
+
+
+def test_the_policy_is_the_registrys_quiet_hours_zone_and_window():
+    base = load_registry()
+    registry = base.model_copy(
+        update={"operations": base.operations.model_copy(update={"alert_group_minutes": 45})}
+    )
+    policy = policy_from_registry(registry)
+    assert (policy.time_zone, policy.quiet.start, policy.quiet.end) == (
+        "America/Denver",
+        "22:00",
+        "07:00",
+    )
+    assert policy.group_window == timedelta(minutes=45)
+    assert load_policy("/nonexistent/registry.yaml") == AlertPolicy()  # never blocks an alert
+
+
+def test_run_link_points_at_the_run_in_the_ui():
+    registry = load_registry()
+    assert run_link(registry, "abc-123") == "http://localhost:3000/runs/abc-123"
+    notifications = registry.notifications.model_copy(update={"ui_url": "https://dagster.example/"})
+    registry = registry.model_copy(update={"notifications": notifications})
+    assert run_link(registry, "abc-123") == "https://dagster.example/runs/abc-123"
+
+
+def test_describe_partitions_names_retailers_and_hours():
+    keys = [
+        "2026-11-25-04:00|epic-gardening",
+        "2026-11-25-05:00|epic-gardening",
+        "2026-11-25-04:00|nationwide-plants",
+        "2026-11-25-05:00|nationwide-plants",
+    ]
+    assert describe_partitions(keys) == (
+        "4 partitions: retailers epic-gardening, nationwide-plants,"
+        " hours 2026-11-25-04:00 … 2026-11-25-05:00"
+    )
+    assert describe_partitions(["epic-gardening"]) == "1 partition: retailer epic-gardening"
+    assert describe_partitions([]) is None
+    assert partition_retailer("2026-11-25-04:00|epic-gardening") == "epic-gardening"
+    assert partition_retailer("epic-gardening") == "epic-gardening"  # inventory partitions
+    assert partition_retailer(None) is None
+
+
+def test_a_flow_is_down_when_every_retailer_it_has_failed():
+    registry = load_registry()
+    every = [r.key for r in registry.enabled_retailers("orders")]
+    assert flow_failed_everywhere(registry, "orders", every, every)
+    assert not flow_failed_everywhere(registry, "orders", every[:1], every)  # others went on
+    # A run of one retailer alone failing says nothing about the others.
+    assert not flow_failed_everywhere(registry, "orders", every[:1], every[:1])
+    assert not flow_failed_everywhere(registry, "orders", [], [])
+    assert retailer_failure_alert_key("orders", None, "ShopifyAuthError") == (
+        "retailer_failure:orders:hub:ShopifyAuthError"
+    )
