@@ -24,6 +24,7 @@ from pipelines.alerts import (
     failed_blocking_check_sensor,
     run_failure_alert_sensor,
 )
+from pipelines.exceptions import EXCEPTION_ASSETS, EXCEPTION_JOBS, EXCEPTION_SCHEDULES
 from pipelines.resources import build_resources
 from pipelines.schedules import (
     fulfillments_job,
@@ -44,19 +45,20 @@ def build_definitions() -> dg.Definitions:
     fulfillments_flow = build_fulfillments_flow(registry.partitions_start)
     inventory_flow = build_inventory_flow()
     return dg.Definitions(
-        assets=[orders_flow, fulfillments_flow, hub_inventory, inventory_flow],
+        assets=[orders_flow, fulfillments_flow, hub_inventory, inventory_flow, *EXCEPTION_ASSETS],
         asset_checks=[
             build_order_checks(orders_flow),
             build_fulfillment_checks(fulfillments_flow),
             build_inventory_checks(inventory_flow),
         ],
-        jobs=[orders_job, fulfillments_job, inventory_job, daily_summary_job],
+        jobs=[orders_job, fulfillments_job, inventory_job, daily_summary_job, *EXCEPTION_JOBS],
         schedules=[
             orders_schedule,
             fulfillments_schedule,
             inventory_schedule,
             inventory_reconciliation_schedule,
             build_daily_summary_schedule(registry),
+            *EXCEPTION_SCHEDULES,
         ],
         sensors=[
             retailer_registry_sensor,
