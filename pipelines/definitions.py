@@ -25,6 +25,7 @@ from pipelines.alerts import (
     run_failure_alert_sensor,
 )
 from pipelines.exceptions import EXCEPTION_ASSETS, EXCEPTION_JOBS, EXCEPTION_SCHEDULES
+from pipelines.health import health, health_job, health_schedule
 from pipelines.resources import build_resources
 from pipelines.schedules import (
     fulfillments_job,
@@ -45,13 +46,27 @@ def build_definitions() -> dg.Definitions:
     fulfillments_flow = build_fulfillments_flow(registry.partitions_start)
     inventory_flow = build_inventory_flow()
     return dg.Definitions(
-        assets=[orders_flow, fulfillments_flow, hub_inventory, inventory_flow, *EXCEPTION_ASSETS],
+        assets=[
+            orders_flow,
+            fulfillments_flow,
+            hub_inventory,
+            inventory_flow,
+            *EXCEPTION_ASSETS,
+            health,
+        ],
         asset_checks=[
             build_order_checks(orders_flow),
             build_fulfillment_checks(fulfillments_flow),
             build_inventory_checks(inventory_flow),
         ],
-        jobs=[orders_job, fulfillments_job, inventory_job, daily_summary_job, *EXCEPTION_JOBS],
+        jobs=[
+            orders_job,
+            fulfillments_job,
+            inventory_job,
+            daily_summary_job,
+            *EXCEPTION_JOBS,
+            health_job,
+        ],
         schedules=[
             orders_schedule,
             fulfillments_schedule,
@@ -59,6 +74,7 @@ def build_definitions() -> dg.Definitions:
             inventory_reconciliation_schedule,
             build_daily_summary_schedule(registry),
             *EXCEPTION_SCHEDULES,
+            health_schedule,
         ],
         sensors=[
             retailer_registry_sensor,
