@@ -80,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary, sort_keys=True))
     ok = summary["duplicate_hub_orders"] == 0 and summary["duplicate_retailer_fulfillments"] == 0
     ok = ok and summary["inventory_drift_after"] == 0 and summary["oversell_exposure"] == 0
+    ok = ok and summary["console_jobs_failed"] == 0
     return 0 if ok and summary["checks_failed"] == 0 else 1
 
 
@@ -98,6 +99,8 @@ def print_table(summary: dict) -> None:
         ("inventory levels written", "inventory_pushed"),
         ("inventory off target after sync", "inventory_drift_after"),
         ("oversell exposure (units)", "oversell_exposure"),
+        ("exception queue (need a person)", "exception_queue"),
+        ("health alerts queued", "health_alerts"),
         ("checks run / failed", None),
         ("Shopify API calls / cost points", None),
         ("wall time (s)", "seconds"),
@@ -111,6 +114,7 @@ def print_table(summary: dict) -> None:
         else:
             value = summary[key]
         print(f"  {label:<34} {value:>10}")
+    print(f"  {'emails queued':<34} {json.dumps(summary['emails_queued'])}")
     for retailer, counts in summary["by_retailer"].items():
         print(f"  - {retailer:<32} {json.dumps(counts)}")
     print()

@@ -13,6 +13,7 @@ import psycopg
 from assets.partitions import HOURLY_FLOWS, partition_key, retailer_of, retailers_partitions_name
 from resources.ledgers import inventory as inventory_ledger
 from resources.ledgers import summary
+from resources.ledgers.exceptions import exception_counts
 from resources.registry import RegistryResource
 from sync.audit import audit_inventory, audit_stores, store_levels
 from sync.inventory import SafetyStock
@@ -50,6 +51,7 @@ class DemoCycle:
         self.registry = self.registry_resource.get()
         self.checks_run = self.checks_failed = 0
         self.inventory_pushed = 0
+        self.console_failures = 0
 
     def run(self, since: datetime, now: datetime) -> dict[str, Any]:
         from pipelines.sensors import retailer_registry_sensor
@@ -87,7 +89,19 @@ class DemoCycle:
         sold = self.sim.run_shopper(count=2, seed=11)["orders"]
         self.say(f"shoppers placed {len(sold)} new orders at the retailers (stock committed)")
         self._inventory_cycle("next cycle: only what changed")
+        # The operator's console as its schedules run it: health, the exception queue and
+        # the day's summary (queued in the outbox).
+        for job in ("health_job", "exception_queue_job", "daily_summary_job"):
+            self._run_console_job(job)
         return self.summary()
+
+    def _run_console_job(self, job: str) -> None:
+        result = self.defs.resolve_job_def(job).execute_in_process(
+            instance=self.instance, tags={"shopsync/demo": "true"}, run_config=QUIET_LOGS,
+            raise_on_error=False,
+        )  # fmt: skip
+        self.say(f"{job} {'done' if result.success else 'FAILED'} (run {result.run_id})")
+        self.console_failures += 0 if result.success else 1
 
     def _inventory_cycle(self, what: str) -> None:
         by_retailer = self._run("inventory", None, None)
@@ -156,6 +170,12 @@ class DemoCycle:
         with psycopg.connect(os.environ["SHOPSYNC_DATABASE_URL"]) as conn:
             totals = summary.warehouse_totals(conn)
             stock = self._inventory_audit(conn, hub_state, retailer_states)
+            emails = dict(
+                conn.execute(
+                    "SELECT kind, count(*) FROM shopsync.email_outbox GROUP BY kind ORDER BY kind"
+                ).fetchall()
+            )
+            exceptions = exception_counts(conn, retailers=[r.key for r in self.registry.retailers])
         by_retailer = totals["by_retailer"]
         counts = {
             s: sum(c.get(s, 0) for c in by_retailer.values())
@@ -177,6 +197,10 @@ class DemoCycle:
             "inventory_pushed": self.inventory_pushed,
             "inventory_drift_after": stock.drift,
             "oversell_exposure": stock.oversell_exposure,
+            "emails_queued": emails,
+            "health_alerts": emails.get("health_alert", 0),
+            "exception_queue": exceptions["total"],
+            "console_jobs_failed": self.console_failures,
             "api_calls": totals["api_calls"],
             "api_cost_points": totals["api_cost_points"],
             "by_retailer": by_retailer,
