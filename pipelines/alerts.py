@@ -3,7 +3,7 @@
 Sensors only *queue* (`EmailResource.enqueue`); `email_outbox_delivery_sensor`
 sends, so a provider outage delays email but never fails a run or a sensor (A1).
 Every alert has a dedupe key, the event (`run_failure:<run id>`,
-`check:<run>:<asset>:<check>:<retailer>`, `daily_summary:<day>`): a re-evaluated tick or
+`check:<run>:<asset>:<check>:<retailer>`): a re-evaluated tick or
 a reset sensor cursor cannot alert twice. Every alert has an alert key too, the kind of
 trouble (`run_failure:<job>:<retailer>:<error class>`, `check:<asset>:<check>:<retailer>`),
 whose repeats the outbox groups on one email (`sync.alert_policy`). A failed blocking
@@ -13,12 +13,9 @@ head and the run's page in the UI.
 """
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 import dagster as dg
-import psycopg
 
 from assets.partitions import describe_keys, keys_by_retailer, retailer_of
 from assets.run_history import ASSET_FLOWS, flow_of, run_partition_keys
@@ -30,14 +27,7 @@ from resources.email import (
     redact,
     run_link,
 )
-from resources.email_templates import (
-    RenderedEmail,
-    build_daily_summary,
-    check_failure_email,
-    daily_summary_email,
-    run_failure_email,
-)
-from resources.ledgers.summary import day_figures
+from resources.email_templates import RenderedEmail, check_failure_email, run_failure_email
 from resources.registry import Registry, RegistryResource
 
 if TYPE_CHECKING:
@@ -244,68 +234,3 @@ def email_outbox_delivery_sensor(
 ) -> dg.SkipReason:
     """Every minute: send due outbox rows (a no-op in outbox-only mode)."""
     return dg.SkipReason(email.deliver_pending().describe())
-
-
-def daily_summary_message(
-    conn: psycopg.Connection, reg: Registry, since: datetime, until: datetime, day: str
-) -> OutboxMessage:
-    """The summary of [since, until): sections whose tables do not exist yet say so."""
-    api, orders, fulfillments = day_figures(conn, since, until)
-    retailers = [r.key for r in reg.retailers]
-    summary = build_daily_summary(day, api, orders, fulfillments, retailers, reg.store_keys())
-    body = daily_summary_email(summary)
-    return OutboxMessage.of("daily_summary", f"daily_summary:{day}", recipients_for(reg), body)
-
-
-class DailySummaryConfig(dg.Config):
-    until: str | None = None  # ISO time the day ends; unset = now
-
-
-@dg.op
-def send_daily_summary(
-    context: dg.OpExecutionContext,
-    config: DailySummaryConfig,
-    email: EmailResource,
-    registry: RegistryResource,
-) -> None:
-    """Queues the day's counts per retailer; the delivery sensor sends it (late if SendGrid is
-    down: A1)."""
-    reg = registry.get()
-    until = datetime.fromisoformat(config.until) if config.until else datetime.now(UTC)
-    day = f"{until.astimezone(ZoneInfo(reg.notifications.time_zone)):%Y-%m-%d}"
-    with email.postgres.get_connection() as conn:
-        message = daily_summary_message(conn, reg, until - timedelta(days=1), until, day)
-        if not message.recipients:
-            context.log.warning("daily summary not queued: no notifications.recipients")
-            return
-        queued = email.enqueue(message, conn=conn)
-    context.log.info("daily summary %s %s", day, "queued" if queued else "was already queued")
-
-
-@dg.job(description="Queue the daily summary email (counts per retailer for the last 24 h).")
-def daily_summary_job():
-    send_daily_summary()
-
-
-def build_daily_summary_schedule(registry: Registry) -> dg.ScheduleDefinition:
-    """Daily at the registry's `daily_summary_hour` in its `time_zone`."""
-    notifications = registry.notifications
-
-    @dg.schedule(
-        name="daily_summary_schedule",
-        job=daily_summary_job,
-        cron_schedule=f"0 {notifications.daily_summary_hour} * * *",
-        execution_timezone=notifications.time_zone,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Every day at the registry's daily_summary_hour (its time zone): queue "
-        "the summary email of the last 24 hours.",
-    )
-    def _schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        until = context.scheduled_execution_time or datetime.now(UTC)
-        config = {"until": until.isoformat()}
-        return dg.RunRequest(
-            run_key=f"daily_summary:{until:%Y-%m-%d}",
-            run_config={"ops": {"send_daily_summary": {"config": config}}},
-        )
-
-    return _schedule

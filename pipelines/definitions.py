@@ -18,14 +18,13 @@ from checks.fulfillments import build_fulfillment_checks
 from checks.inventory import build_inventory_checks
 from checks.orders import build_order_checks
 from pipelines.alerts import (
-    build_daily_summary_schedule,
-    daily_summary_job,
     email_outbox_delivery_sensor,
     failed_blocking_check_sensor,
     run_failure_alert_sensor,
 )
 from pipelines.exceptions import EXCEPTION_ASSETS, EXCEPTION_JOBS, EXCEPTION_SCHEDULES
 from pipelines.health import health, health_job, health_schedule
+from pipelines.reports import build_report_definitions
 from pipelines.resources import build_resources
 from pipelines.schedules import (
     fulfillments_job,
@@ -45,6 +44,7 @@ def build_definitions() -> dg.Definitions:
     orders_flow = build_orders_flow(registry.partitions_start)
     fulfillments_flow = build_fulfillments_flow(registry.partitions_start)
     inventory_flow = build_inventory_flow()
+    reports = build_report_definitions(registry)
     return dg.Definitions(
         assets=[
             orders_flow,
@@ -53,6 +53,7 @@ def build_definitions() -> dg.Definitions:
             inventory_flow,
             *EXCEPTION_ASSETS,
             health,
+            *reports.assets,
         ],
         asset_checks=[
             build_order_checks(orders_flow),
@@ -63,18 +64,18 @@ def build_definitions() -> dg.Definitions:
             orders_job,
             fulfillments_job,
             inventory_job,
-            daily_summary_job,
             *EXCEPTION_JOBS,
             health_job,
+            *reports.jobs,
         ],
         schedules=[
             orders_schedule,
             fulfillments_schedule,
             inventory_schedule,
             inventory_reconciliation_schedule,
-            build_daily_summary_schedule(registry),
             *EXCEPTION_SCHEDULES,
             health_schedule,
+            *reports.schedules,
         ],
         sensors=[
             retailer_registry_sensor,

@@ -17,6 +17,7 @@ from resources.ledgers.exceptions import exception_counts
 from resources.registry import RegistryResource
 from sync.audit import audit_inventory, audit_stores, store_levels
 from sync.inventory import SafetyStock
+from sync.reports import summary_key_at, week_key_at
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
@@ -89,16 +90,27 @@ class DemoCycle:
         sold = self.sim.run_shopper(count=2, seed=11)["orders"]
         self.say(f"shoppers placed {len(sold)} new orders at the retailers (stock committed)")
         self._inventory_cycle("next cycle: only what changed")
-        # The operator's console as its schedules run it: health, the exception queue and
-        # the day's summary (queued in the outbox).
-        for job in ("health_job", "exception_queue_job", "daily_summary_job"):
+        # The operator's console as its schedules run it: health, the exception queue, and
+        # the day's summary and the week's report of the windows still open, emailed (a
+        # copy under the run's own key: the schedules' emails are still to come).
+        for job in ("health_job", "exception_queue_job"):
             self._run_console_job(job)
+        now, notifications = datetime.now(UTC), self.registry.notifications
+        day = summary_key_at(now, notifications.time_zone, notifications.daily_summary_hour)
+        week = week_key_at(
+            now, notifications.time_zone, self.registry.operations.weekly_report_weekday
+        )
+        self._run_console_job("daily_summary_job", f"{day:%Y-%m-%d}", "daily_summary")
+        self._run_console_job("weekly_report_job", f"{week:%Y-%m-%d}", "weekly_report")
         return self.summary()
 
-    def _run_console_job(self, job: str) -> None:
+    def _run_console_job(self, job: str, partition: str | None = None, emails: str = "") -> None:
+        config = (
+            {**QUIET_LOGS, "ops": {emails: {"config": {"email": True}}}} if emails else QUIET_LOGS
+        )
         result = self.defs.resolve_job_def(job).execute_in_process(
-            instance=self.instance, tags={"shopsync/demo": "true"}, run_config=QUIET_LOGS,
-            raise_on_error=False,
+            instance=self.instance, tags={"shopsync/demo": "true"}, run_config=config,
+            partition_key=partition, raise_on_error=False,
         )  # fmt: skip
         self.say(f"{job} {'done' if result.success else 'FAILED'} (run {result.run_id})")
         self.console_failures += 0 if result.success else 1

@@ -19,7 +19,7 @@ import html
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 SUBJECT_PREFIX = "[shopsync]"
 _MAX_SUBJECT = 200
@@ -243,74 +243,3 @@ def order_issues_email(issues: Sequence[OrderIssue], title: str) -> RenderedEmai
     retailers = sorted({i.retailer for i in issues})
     subject = f"{title}: {len(issues)} ({', '.join(retailers)})"
     return _render(subject, title, [(_table(columns, rows), _text_table(columns, rows))])
-
-
-API_COLUMNS = ("store", "calls", "errors", "throttled", "cost")
-ORDER_COLUMNS = ("retailer", "seen", "imported", "quarantined", "failed")
-FULFILLMENT_COLUMNS = ("retailer", "pushed", "terminal", "pending")
-
-
-@dataclass(frozen=True)
-class SummaryTable:
-    title: str
-    columns: tuple[str, ...]
-    rows: tuple[tuple[object, ...], ...] = ()
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class DailySummary:
-    day: str
-    tables: tuple[SummaryTable, ...] = field(default_factory=tuple)
-
-
-def summary_table(
-    title: str,
-    columns: tuple[str, ...],
-    rows: Iterable[Mapping[str, object]] | None,
-    keys: Iterable[str] = (),
-) -> SummaryTable:
-    """Rows keyed by the first column, every key in `keys` present (zeros), plus a total row.
-
-    `rows` None means the source table does not exist yet: the section says so
-    instead of pretending nothing happened.
-    """
-    if rows is None:
-        return SummaryTable(title, columns, note="not available (table not created yet)")
-    by_key: dict[str, dict[str, object]] = {k: {} for k in keys}
-    for row in rows:
-        by_key.setdefault(str(row[columns[0]]), {}).update(row)
-    table = [(k, *(by_key[k].get(c) or 0 for c in columns[1:])) for k in sorted(by_key)]
-    total = ("total", *(sum(int(r[i] or 0) for r in table) for i in range(1, len(columns))))
-    return SummaryTable(title, columns, tuple([*table, total]))
-
-
-def build_daily_summary(
-    day: str,
-    api_calls: Iterable[Mapping[str, object]],
-    orders: Iterable[Mapping[str, object]] | None = None,
-    fulfillments: Iterable[Mapping[str, object]] | None = None,
-    retailers: Sequence[str] = (),
-    stores: Sequence[str] = (),
-) -> DailySummary:
-    """Counts per store/retailer from plain rows (the caller queries; this only shapes)."""
-    return DailySummary(
-        day,
-        (
-            summary_table("Orders", ORDER_COLUMNS, orders, retailers),
-            summary_table("Fulfillments", FULFILLMENT_COLUMNS, fulfillments, retailers),
-            summary_table("Shopify API calls", API_COLUMNS, api_calls, stores),
-        ),
-    )
-
-
-def daily_summary_email(summary: DailySummary) -> RenderedEmail:
-    parts = []
-    for t in summary.tables:
-        if t.note:
-            parts.append((f"<h3>{esc(t.title)}</h3><p>{esc(t.note)}</p>", f"{t.title}: {t.note}"))
-        else:
-            html_table = f"<h3>{esc(t.title)}</h3>" + _table(t.columns, t.rows)
-            parts.append((html_table, f"{t.title}\n" + _text_table(t.columns, t.rows)))
-    title = f"Daily summary {summary.day}"
-    return _render(title, title, parts)

@@ -168,6 +168,7 @@ class ApiStats:
     p50_ms: float | None = None
     p95_ms: float | None = None
     by_category: Mapping[str, int] = field(default_factory=dict)
+    cost: float = 0.0  # Shopify's actual query cost, in points
 
     @property
     def error_rate(self) -> float | None:

@@ -23,6 +23,7 @@ _TOTALS = f"""
 SELECT r.flow, coalesce(c.retailer, c.store) AS retailer, count(*) AS calls,
        count(*) FILTER (WHERE {_FAILED}) AS errors,
        count(*) FILTER (WHERE c.throttled) AS throttled,
+       coalesce(sum(c.actual_cost), 0) AS cost,
        percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY c.duration_ms) AS pct
 FROM shopsync.api_calls c JOIN {_RUNS} USING (run_id)
 WHERE c.called_at >= %(since)s AND c.called_at < %(until)s
@@ -61,12 +62,12 @@ def api_stats(
     for group in groups:
         per_cell.setdefault((group.flow, group.retailer), []).append(group)
     stats = {}
-    for flow, retailer, calls, errors, throttled, pct in conn.execute(
+    for flow, retailer, calls, errors, throttled, cost, pct in conn.execute(
         _TOTALS, _params(run_flows, since, until)
     ).fetchall():
         stats[(flow, retailer)] = ApiStats(
             calls, errors, throttled, pct[0], pct[1],
-            by_category(per_cell.get((flow, retailer), [])),
+            by_category(per_cell.get((flow, retailer), [])), float(cost),
         )  # fmt: skip
     return stats, groups
 
@@ -130,3 +131,13 @@ def save_alert_states(conn: psycopg.Connection, states: Iterable[AlertState]) ->
             " samples = EXCLUDED.samples, updated_at = now()",
             [(s.threshold, s.scope, s.crossed, s.since, s.last_value, s.samples) for s in states],
         )
+
+
+def crossed_thresholds(conn: psycopg.Connection) -> dict[str, list[str]]:
+    """scope (`retailer/flow`) -> the thresholds crossed there as of the last refresh."""
+    found: dict[str, list[str]] = {}
+    for threshold, scope in conn.execute(
+        "SELECT threshold, scope FROM shopsync.health_alert_state WHERE crossed ORDER BY 1"
+    ).fetchall():
+        found.setdefault(scope, []).append(threshold)
+    return found

@@ -15,7 +15,6 @@ import pytest
 
 from assets.partitions import partition_key, retailer_hourly_partitions, retailers_partitions_name
 from pipelines.alerts import (
-    daily_summary_job,
     failed_blocking_check_sensor,
     run_failure_alert_sensor,
 )
@@ -189,32 +188,3 @@ def test_a_run_failing_for_another_reason_is_not_a_check_alert(outbox, resources
     result = _run(instance, exploding_orders)
     evaluate_failure_sensor(failed_blocking_check_sensor, instance, result, resources)
     assert _rows(outbox, "check_failure") == []
-
-
-def test_daily_summary_counts_per_retailer(outbox, resources, db):
-    day_end = datetime(2020, 1, 2, 1, 0, tzinfo=UTC)  # 18:00 on 2020-01-01 in Denver
-    db.execute(
-        "INSERT INTO shopsync.api_calls (called_at, store, operation, actual_cost, duration_ms,"
-        " http_status, throttled) VALUES"
-        " ('2020-01-01 12:00+00', 'epic-gardening', 'orders', 10, 5, 200, false),"
-        " ('2020-01-01 13:00+00', 'epic-gardening', 'orders', 20, 5, 200, true),"
-        " ('2020-01-01 14:00+00', 'hub', 'orderCreate', 7, 5, 503, false),"
-        " ('2019-12-30 14:00+00', 'hub', 'orderCreate', 99, 5, 200, false)"
-    )
-    db.execute(
-        "INSERT INTO shopsync.retailer_orders (retailer, order_gid, name, created_at, updated_at,"
-        " status, reason, raw, first_seen_at) VALUES ('alerts-test-shop', 'gid://o/1', '#1',"
-        " '2020-01-01', '2020-01-01', 'quarantined', 'sku_unknown', '{}', '2020-01-01 10:00+00')"
-    )
-    run_config = {"ops": {"send_daily_summary": {"config": {"until": day_end.isoformat()}}}}
-    for _ in range(2):  # a retried summary run queues no second email
-        result = daily_summary_job.execute_in_process(resources=resources, run_config=run_config)
-        assert result.success
-    [(key, recipients, subject, _html, text)] = _rows(outbox, "daily_summary")
-    assert (key, recipients) == ("daily_summary:2020-01-01", [OPS])
-    assert subject == "[shopsync] Daily summary 2020-01-01"
-    assert "epic-gardening | 2 | 0 | 1 | 30" in text
-    assert "hub | 1 | 1 | 0 | 7" in text
-    assert "alerts-test-shop | 1 | 0 | 1 | 0" in text
-    assert "nationwide-plants | 0 | 0 | 0 | 0" in text  # every registry retailer is listed
-    assert "Fulfillments\nretailer | pushed | terminal | pending" in text

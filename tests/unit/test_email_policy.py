@@ -6,13 +6,11 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-import dagster as dg
 import pytest
 from pydantic import ValidationError
 
 from flows.alerts import flow_failed_everywhere, retailer_failure_alert_key
 from pipelines.alerts import (
-    build_daily_summary_schedule,
     describe_partitions,
     partition_retailer,
     run_partition,
@@ -123,15 +121,6 @@ def test_backoff_doubles_and_is_capped():
         max_backoff_seconds=300,
     )
     assert [email.backoff(n).total_seconds() for n in (1, 2, 3, 4, 5)] == [60, 120, 240, 300, 300]
-
-
-def test_daily_summary_schedule_runs_at_the_registry_hour_and_zone():
-    schedule = build_daily_summary_schedule(load_registry())
-    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 18 * * *", "America/Denver")
-    when = datetime(2026, 10, 2, 0, 0, tzinfo=UTC)
-    context = dg.build_schedule_context(scheduled_execution_time=when)
-    request = schedule.evaluate_tick(context).run_requests[0]
-    assert request.run_config["ops"]["send_daily_summary"]["config"]["until"] == when.isoformat()
 
 
 def test_run_partition_reads_single_keys_and_backfill_ranges():

@@ -7,14 +7,11 @@ import pytest
 from resources.email_templates import (
     OrderIssue,
     RenderedEmail,
-    build_daily_summary,
     check_failure_email,
     clean_subject,
-    daily_summary_email,
     first_lines,
     order_issues_email,
     run_failure_email,
-    summary_table,
     with_repeat_note,
 )
 
@@ -25,13 +22,6 @@ EVIL = f"{SCRIPT} {HEADER}"
 
 def _all_templates() -> dict[str, RenderedEmail]:
     issue = OrderIssue(key="k", retailer=EVIL, order_name=EVIL, reason=EVIL, fix=EVIL)
-    summary = build_daily_summary(
-        day=EVIL,
-        api_calls=[{"store": EVIL, "calls": 3, "errors": 1, "throttled": 0, "cost": 10}],
-        orders=[{"retailer": EVIL, "seen": 2}],
-        fulfillments=None,
-        retailers=[EVIL],
-    )
     return {
         "run_failure": run_failure_email(EVIL, EVIL, EVIL, EVIL),
         "run_failure_in_full": run_failure_email(
@@ -61,7 +51,6 @@ def _all_templates() -> dict[str, RenderedEmail]:
             critical=True,
         ),  # fmt: skip
         "order_issues": order_issues_email([issue], title=EVIL),
-        "daily_summary": daily_summary_email(summary),
     }
 
 
@@ -94,24 +83,6 @@ def test_check_failure_lists_metadata_as_a_table():
     assert "<td>ids</td><td>A, B</td>" in email.html
     assert "ids | A, B" in email.text
     assert email.subject == "[shopsync] blocking check failed: hub_orders_are_unique on hub_orders"
-
-
-def test_summary_table_fills_missing_retailers_with_zeros_and_totals():
-    table = summary_table(
-        "Orders",
-        ("retailer", "seen", "imported"),
-        [{"retailer": "b", "seen": 2, "imported": 1}, {"retailer": "c", "seen": 5}],
-        keys=["a", "b"],
-    )
-    assert table.rows == (("a", 0, 0), ("b", 2, 1), ("c", 5, 0), ("total", 7, 1))
-
-
-def test_summary_section_of_a_missing_table_says_so():
-    summary = build_daily_summary("2026-10-01", api_calls=[], orders=None, fulfillments=None)
-    email = daily_summary_email(summary)
-    assert "Orders: not available (table not created yet)" in email.text
-    assert "Fulfillments: not available" in email.text
-    assert email.subject == "[shopsync] Daily summary 2026-10-01"
 
 
 def test_run_failure_names_flow_retailer_partition_error_and_link():
