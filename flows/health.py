@@ -143,9 +143,11 @@ def _alert(conn, email, reg: Registry, report: HealthReport, rule: h.Rule, kind:
     body = replace(body, html=redact(body.html, secrets), text=redact(body.text, secrets))
     digest = hashlib.sha256("\n".join(scopes).encode()).hexdigest()[:12]
     key = f"health:{rule.key}:{kind}:{report.now:%Y%m%dT%H%M%S}:{digest}"
-    # The alert key names this trouble (the figure, the change, the cells): the outbox
-    # groups its repeats (a cell flapping across the line) into one email per window.
-    trouble = f"health:{rule.key}:{kind}:{'+'.join(scopes)}"
+    # The alert key is this transition alone, as for an escalation batch: the state
+    # machine already mails once per crossing and once per recovery (with hysteresis), and
+    # transitions of the same cells alternate, so grouping a crossing into the previous
+    # crossing's email would hide that it crossed again after a "back to normal".
+    trouble = key
     message = OutboxMessage.of("health_alert", key, recipients, body,
                                alert_key=trouble, critical=False)  # fmt: skip
     return key if email.enqueue(message, conn=conn) else None
