@@ -2,7 +2,8 @@
 
 - The **warehouse** fulfils open hub orders: all lines or only some, in one shipment or
   several, each with a carrier, tracking number and URL, notifying the customer once per
-  shipment. It writes the store directly (no GraphQL, no cost), as staff in the admin would.
+  shipment. Only OPEN and IN_PROGRESS fulfillment orders ship: never a held or closed one.
+  It writes the store directly (no GraphQL, no cost), as staff in the admin would.
 - The **shopper** places new orders at retailers with the scenario's mix: mostly paid, some
   unpaid, cancelled, with SKUs the hub lacks, with lines at another location, or without a
   shipping address.
@@ -57,6 +58,7 @@ def run_warehouse(
 ) -> dict[str, Any]:
     """Fulfil open orders of the hub (or ``domain``); returns what shipped."""
     store = sim.store(domain) if domain else sim.hub()
+    sim.settle(store)  # a cancel job that is due has happened before anyone ships
     rng = random.Random(seed)
     shipped: list[dict[str, Any]] = []
     with store.lock:
@@ -108,6 +110,7 @@ def commit_order_inventory(store: Store, order: Any) -> None:
             level = item.levels.get(fo.location.id) if item and fo.location else None
             if level is not None:
                 store.change_level(level, now, committed=foli.total_quantity)
+                foli.committed_quantity += foli.total_quantity
 
 
 def run_shopper(

@@ -9,9 +9,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from simulator.snapshot import state, store_summary
+from simulator.snapshot import store_summary
 
-STORE_ROUTE = re.compile(r"^/_sim/stores/([^/]+)/(state|counters|faults|bucket|inventory)$")
+STORE_ROUTE = re.compile(r"^/_sim/stores/([^/]+)/(state|counters|faults|bucket|inventory|order)$")
+#: After-import order changes (simulator/actors_changes.py), by route.
+CHANGE_ROUTES = {
+    "/_sim/actors/shopper/cancel": "shopper_cancel",
+    "/_sim/actors/shopper/edit": "shopper_edit",
+    "/_sim/actors/shopper/refund": "shopper_refund",
+    "/_sim/actors/warehouse/cancel": "warehouse_cancel",
+}
 
 
 def handle_admin(sim: Any, method: str, path: str, payload: dict[str, Any]) -> tuple[int, Any]:
@@ -29,6 +36,8 @@ def handle_admin(sim: Any, method: str, path: str, payload: dict[str, Any]) -> t
             return 200, sim.run_warehouse(**payload)
         if method == "POST" and path == "/_sim/actors/shopper":
             return 200, sim.run_shopper(**payload)
+        if method == "POST" and path in CHANGE_ROUTES:
+            return 200, getattr(sim, CHANGE_ROUTES[path])(**payload)
         match = STORE_ROUTE.match(path)
         if match:
             return _store_route(sim, method, match[1], match[2], payload)
@@ -42,7 +51,7 @@ def handle_admin(sim: Any, method: str, path: str, payload: dict[str, Any]) -> t
 def _store_route(sim: Any, method: str, domain: str, what: str, payload: dict[str, Any]) -> Any:
     store = sim.store(domain)
     if what == "state" and method == "GET":
-        return 200, state(store)
+        return 200, sim.state(domain)  # due cancel jobs run first
     if what == "counters" and method == "GET":
         return 200, store.counters_dict()
     if what == "faults":
@@ -57,6 +66,10 @@ def _store_route(sim: Any, method: str, domain: str, what: str, payload: dict[st
 
             return 200, {"changed": set_inventory_many(store, payload["levels"])}
         return 200, {"levels": sim.set_inventory(domain, **payload)}
+    if what == "order" and method == "POST":  # {"id": GID, "pending_authorization": …}
+        if "id" not in payload:
+            return 400, {"errors": "give the order's GID as id"}
+        return 200, sim.set_order(domain, payload.pop("id"), **payload)
     if what == "bucket":
         if method == "POST":
             store.bucket.reset(payload.get("available"))

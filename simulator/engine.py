@@ -31,6 +31,8 @@ from simulator import (  # noqa: F401  (registers resolvers)
     bulk,
     mutations_fulfillment,
     mutations_inventory,
+    mutations_order_changes,
+    mutations_order_edits,
     mutations_orders,
     resolvers_catalog,
     resolvers_orders,

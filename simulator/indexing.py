@@ -61,6 +61,8 @@ _FULFILLMENT = {
     "UNFULFILLED": ["unfulfilled", "unshipped"],
     "PARTIALLY_FULFILLED": ["partial"],
     "FULFILLED": ["fulfilled", "shipped"],
+    # held orders still count as unshipped (UNVERIFIED: Shopify documents `on_hold` as a value)
+    "ON_HOLD": ["on_hold", "unfulfilled", "unshipped"],
 }
 
 

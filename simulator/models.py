@@ -138,6 +138,9 @@ class LineItem(Record):
     requires_shipping: bool = True
     order: Order | None = None
     location_hint: str | None = None  # where routing puts it (scenario/shopper choice)
+    #: Units taken off by order edits: ``quantity`` keeps counting them, ``currentQuantity``
+    #: does not (the schema: "including/excluding refunded and removed units").
+    removed_quantity: int = 0
 
     @property
     def name(self) -> str:
@@ -145,7 +148,7 @@ class LineItem(Record):
 
     @property
     def current_quantity(self) -> int:
-        return self.quantity
+        return self.quantity - self.removed_quantity
 
 
 @dataclass(eq=False)
@@ -154,6 +157,9 @@ class FulfillmentOrderLineItem(Record):
     line_item: LineItem | None = None
     total_quantity: int = 0
     remaining_quantity: int = 0
+    #: Units this line committed at the FO's location (a sale or a decrementing orderCreate);
+    #: a cancel or an edit releases them (simulator.order_changes).
+    committed_quantity: int = 0
 
     @property
     def sku(self) -> str | None:
@@ -184,6 +190,8 @@ class FulfillmentOrder(Record):
     updated_at: datetime | None = None
     line_items_list: list[FulfillmentOrderLineItem] = field(default_factory=list)
     fulfillments_list: list[Fulfillment] = field(default_factory=list)
+    holds: list[Any] = field(default_factory=list)  # simulator.models_changes.FulfillmentHold
+    held_from: str | None = None  # the status an ON_HOLD FO returns to when released
 
     @property
     def remaining(self) -> int:
@@ -250,6 +258,15 @@ class Order(Record, HasMetafields):
     fulfillment_orders_list: list[FulfillmentOrder] = field(default_factory=list)
     fulfillments_list: list[Fulfillment] = field(default_factory=list)
     fo_visible_at: float = 0.0  # wall-clock time when routing "finishes"
+    # -- after import (simulator.order_changes) --
+    cancel_staff_note: str | None = None
+    cancel_job_id: str | None = None  # an orderCancel job not done yet
+    refunds_list: list[Any] = field(default_factory=list)  # models_changes.Refund
+    return_status: str = "NO_RETURN"  # OrderReturnStatus; an active return blocks a cancel
+    pending_authorization: bool = False  # a payment authorization still being processed
+    edited: bool = False
+    edits: list[dict[str, Any]] = field(default_factory=list)  # committed edits (staff notes)
+    notifications: int = 0  # customer emails about the order itself (cancel, edit)
 
     @property
     def display_financial_status(self) -> str | None:
@@ -258,14 +275,28 @@ class Order(Record, HasMetafields):
     @property
     def display_fulfillment_status(self) -> str:
         fulfilled = sum(li.quantity for f in self.fulfillments_list for li in f.line_items_list)
-        total = sum(li.quantity for li in self.line_items_list)
+        total = sum(li.current_quantity for li in self.line_items_list)
         if fulfilled == 0:
+            waiting = [fo for fo in self.fulfillment_orders_list if fo.remaining]
+            if waiting and all(fo.status == "ON_HOLD" for fo in waiting):
+                return "ON_HOLD"  # "All of the unfulfilled items in this order are on hold."
             return "UNFULFILLED"
         return "FULFILLED" if fulfilled >= total else "PARTIALLY_FULFILLED"
 
     @property
     def total_price(self) -> Decimal:
-        return sum((li.price * li.quantity for li in self.line_items_list), Decimal("0"))
+        return sum((li.price * li.current_quantity for li in self.line_items_list), Decimal("0"))
+
+    @property
+    def total_refunded(self) -> Decimal:
+        return sum((r.amount for r in self.refunds_list), Decimal("0"))
+
+    @property
+    def cancellation(self) -> dict[str, Any] | None:
+        return {"staffNote": self.cancel_staff_note} if self.cancelled_at else None
+
+    def refunds(self, first: int | None = None) -> list[Any]:
+        return self.refunds_list[:first] if first is not None else list(self.refunds_list)
 
     def fulfillments(self, first: int | None = None) -> list[Fulfillment]:
         return self.fulfillments_list[:first] if first is not None else list(self.fulfillments_list)

@@ -86,9 +86,10 @@ def _claim_inventory(store: Store, order: Order, behaviour: str, now: datetime) 
             have = level.quantities_map.get("available", 0)
             if behaviour == "DECREMENT_OBEYING_POLICY" and have < foli.total_quantity:
                 return f"Unable to reserve inventory for {foli.sku or 'line item'}."
-            claims.append((level, foli.total_quantity))
-    for level, qty in claims:
-        store.change_level(level, now, committed=qty)
+            claims.append((level, foli))
+    for level, foli in claims:
+        store.change_level(level, now, committed=foli.total_quantity)
+        foli.committed_quantity += foli.total_quantity  # a cancel or an edit releases it
     return None
 
 

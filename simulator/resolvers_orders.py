@@ -95,7 +95,7 @@ def line_item_unfulfilled(li: LineItem, _info: GraphQLResolveInfo) -> int:
         for fli in f.line_items_list
         if fli.line_item is li
     )
-    return max(0, li.quantity - done)
+    return max(0, li.current_quantity - done)  # units an edit removed are not to fulfil
 
 
 @resolves("FulfillmentOrder", "orderId")

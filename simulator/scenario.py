@@ -69,6 +69,7 @@ def build_stores(
             role=raw.get("role", "retailer"),
             order_number=int(raw.get("order_number_start", 1001)),
             fo_delay_seconds=float(settings.get("fulfillment_order_delay_seconds", 0.2)),
+            cancel_job_seconds=float(settings.get("cancel_job_seconds", 1.0)),
             inventory_updated_at_moves=bool(raw.get("inventory_updated_at_moves", True)),
         )
         if raw.get("scopes"):

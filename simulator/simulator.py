@@ -117,6 +117,7 @@ class Simulator:
         return engine.prepare(served, body), served
 
     def execute(self, store: Store, prepared: Any, served: str) -> dict[str, Any]:
+        self.settle(store)
         context = RequestContext(
             store=store,
             ids=self.ids,
@@ -127,6 +128,17 @@ class Simulator:
             bulk_runner=self.bulk,
         )
         return engine.run(prepared, context)
+
+    def settle(self, store: Store | None = None) -> int:
+        """Run the asynchronous work that is due (orderCancel jobs) in ``store`` or in every
+        store; the gateway does it before each request, the state views before reading."""
+        from simulator.order_changes import run_due_jobs
+
+        ran = 0
+        for one in [store] if store is not None else list(self.stores.values()):
+            with one.lock:
+                ran += run_due_jobs(one, self.ids)
+        return ran
 
     # -- Python-side handles for tests -------------------------------------------------------
 
@@ -151,6 +163,7 @@ class Simulator:
         return self.store(domain).counters_dict()
 
     def state(self, domain: str) -> dict[str, Any]:
+        self.settle(self.store(domain))
         return state_view(self.store(domain))
 
     def hub(self) -> Store:
@@ -168,6 +181,40 @@ class Simulator:
         from simulator.actors import run_shopper
 
         return run_shopper(self, **options)
+
+    # -- order changes after import (FAULTS O12–O15; simulator/actors_changes.py) ----------
+
+    def shopper_cancel(self, **options: Any) -> dict[str, Any]:
+        """A retailer cancels an open order: ``domain``, ``order_id`` (else random), ``seed``,
+        ``reason``, ``restock``, ``refund``, ``notify``."""
+        from simulator.actors_changes import shopper_cancel
+
+        return shopper_cancel(self, **options)
+
+    def shopper_edit(self, **options: Any) -> dict[str, Any]:
+        """A retailer edits an order: ``action`` quantity|remove|add, ``sku``, ``quantity``."""
+        from simulator.actors_edits import shopper_edit
+
+        return shopper_edit(self, **options)
+
+    def shopper_refund(self, **options: Any) -> dict[str, Any]:
+        """A retailer refunds money on a paid order (``amount``, default what is left)."""
+        from simulator.actors_changes import shopper_refund
+
+        return shopper_refund(self, **options)
+
+    def warehouse_cancel(self, **options: Any) -> dict[str, Any]:
+        """The hub cancels an order without shipping it (``order_id`` else a random one)."""
+        from simulator.actors_changes import warehouse_cancel
+
+        return warehouse_cancel(self, **options)
+
+    def set_order(self, domain: str, order_id: str, **fields: Any) -> dict[str, Any]:
+        """Put an order in a state the cancel rules look at: ``pending_authorization``,
+        ``return_status`` (OrderReturnStatus), ``financial_status``."""
+        from simulator.actors_changes import set_order
+
+        return set_order(self, domain, order_id, **fields)
 
     def set_inventory(
         self,

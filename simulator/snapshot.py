@@ -21,6 +21,17 @@ def order_view(order: Any) -> dict[str, Any]:
         "financial_status": order.financial_status,
         "fulfillment_status": order.display_fulfillment_status,
         "cancelled_at": _dt(order.cancelled_at),
+        "cancel_reason": order.cancel_reason,
+        "cancel_staff_note": order.cancel_staff_note,
+        "cancelling": order.cancel_job_id is not None,
+        "return_status": order.return_status,
+        "edited": order.edited,
+        "edits": [{**e, "at": _dt(e["at"])} for e in order.edits],
+        "refunds": [
+            {"id": r.id, "amount": str(r.amount), "note": r.note, "created_at": _dt(r.created_at)}
+            for r in order.refunds_list
+        ],
+        "notifications": order.notifications,
         "tags": list(order.tags),
         "source_identifier": order.source_identifier,
         "note": order.note,
@@ -32,7 +43,13 @@ def order_view(order: Any) -> dict[str, Any]:
         "shipping_address": order.shipping_address,
         "billing_address": order.billing_address,
         "line_items": [
-            {"id": li.id, "sku": li.sku, "quantity": li.quantity, "price": str(li.price)}
+            {
+                "id": li.id,
+                "sku": li.sku,
+                "quantity": li.quantity,
+                "current_quantity": li.current_quantity,
+                "price": str(li.price),
+            }
             for li in order.line_items_list
         ],
         "fulfillment_orders": [
@@ -40,12 +57,14 @@ def order_view(order: Any) -> dict[str, Any]:
                 "id": fo.id,
                 "status": fo.status,
                 "location_id": fo.location.id if fo.location else None,
+                "holds": [{"id": h.id, "handle": h.handle, "reason": h.reason} for h in fo.holds],
                 "line_items": [
                     {
                         "id": x.id,
                         "sku": x.sku,
                         "total_quantity": x.total_quantity,
                         "remaining_quantity": x.remaining_quantity,
+                        "committed_quantity": x.committed_quantity,
                     }
                     for x in fo.line_items_list
                 ],

@@ -81,6 +81,8 @@ class Store:
     scopes: list[str] = field(default_factory=lambda: list(DEFAULT_SCOPES))
     order_number: int = 1001
     fo_delay_seconds: float = 0.2
+    #: Simulated seconds an ``orderCancel`` job takes (divided by the simulator's time scale).
+    cancel_job_seconds: float = 1.0
     #: Whether ``InventoryLevel.updatedAt`` moves when only a quantity changes (FACTS §10.2
     #: leaves it unverified; a scenario can turn it off to exercise the full-read fallback).
     inventory_updated_at_moves: bool = True
@@ -94,6 +96,7 @@ class Store:
     nodes: dict[str, Record] = field(default_factory=dict)
     idempotency: dict[str, tuple[str, Any]] = field(default_factory=dict)
     failed_keys: set[str] = field(default_factory=set)  # IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED
+    jobs: dict[str, Any] = field(default_factory=dict)  # models_changes.Job by GID
     counters: Counter = field(default_factory=Counter)
     lock: threading.RLock = field(default_factory=threading.RLock)
 

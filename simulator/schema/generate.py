@@ -48,6 +48,7 @@ SUBSET: dict[str, list[str]] = {
         "node",
         "nodes",
         "currentBulkOperation",
+        "job",
     ],
     "Mutation": [
         "orderCreate",
@@ -56,6 +57,13 @@ SUBSET: dict[str, list[str]] = {
         "fulfillmentTrackingInfoUpdate",
         "inventorySetQuantities",
         "bulkOperationRunQuery",
+        "orderCancel",
+        "fulfillmentOrderHold",
+        "fulfillmentOrderReleaseHold",
+        "orderEditBegin",
+        "orderEditSetQuantity",
+        "orderEditAddVariant",
+        "orderEditCommit",
     ],
     "Node": ["id"],
     "Shop": ["id", "name", "myshopifyDomain", "currencyCode", "ianaTimezone", "email", "plan"],
@@ -110,6 +118,11 @@ SUBSET: dict[str, list[str]] = {
         "lineItems",
         "fulfillmentOrders",
         "fulfillments",
+        "cancellation",
+        "edited",
+        "refunds",
+        "totalRefundedSet",
+        "returnStatus",
     ],
     "LineItem": [
         "id",
@@ -142,6 +155,7 @@ SUBSET: dict[str, list[str]] = {
         "assignedLocation",
         "lineItems",
         "fulfillments",
+        "fulfillmentHolds",
     ],
     "FulfillmentOrderAssignedLocation": [
         "name",
@@ -235,6 +249,54 @@ SUBSET: dict[str, list[str]] = {
     "InventoryChange": ["name", "delta", "quantityAfterChange", "item", "location"],
     "BulkOperationRunQueryPayload": ["bulkOperation", "userErrors"],
     "BulkOperationUserError": ["code", "field", "message"],
+    # order changes after import: cancel (a Job), fulfillment holds, order edits, refunds
+    "Job": ["id", "done", "query"],
+    "OrderCancelPayload": ["job", "orderCancelUserErrors", "userErrors"],
+    "OrderCancelUserError": ["code", "field", "message"],
+    "OrderCancellation": ["staffNote"],
+    "Refund": ["id", "legacyResourceId", "createdAt", "updatedAt", "note", "totalRefundedSet"],
+    "FulfillmentHold": [
+        "id",
+        "handle",
+        "reason",
+        "reasonNotes",
+        "displayReason",
+        "heldByRequestingApp",
+    ],
+    "FulfillmentOrderHoldPayload": [
+        "fulfillmentHold",
+        "fulfillmentOrder",
+        "remainingFulfillmentOrder",
+        "userErrors",
+    ],
+    "FulfillmentOrderHoldUserError": ["code", "field", "message"],
+    "FulfillmentOrderReleaseHoldPayload": ["fulfillmentOrder", "userErrors"],
+    "FulfillmentOrderReleaseHoldUserError": ["code", "field", "message"],
+    "OrderEditBeginPayload": ["calculatedOrder", "userErrors"],
+    "OrderEditSetQuantityPayload": ["calculatedLineItem", "calculatedOrder", "userErrors"],
+    "OrderEditAddVariantPayload": ["calculatedLineItem", "calculatedOrder", "userErrors"],
+    "OrderEditCommitPayload": ["order", "userErrors"],
+    "CalculatedOrder": [
+        "id",
+        "originalOrder",
+        "lineItems",
+        "addedLineItems",
+        "subtotalLineItemsQuantity",
+        "totalPriceSet",
+    ],
+    "CalculatedLineItem": [
+        "id",
+        "quantity",
+        "editableQuantity",
+        "editableQuantityBeforeChanges",
+        "restockable",
+        "restocking",
+        "sku",
+        "title",
+        "variantTitle",
+        "variant",
+        "originalUnitPriceSet",
+    ],
     # inputs
     "OrderCreateOrderInput": [
         "lineItems",
@@ -293,6 +355,14 @@ SUBSET: dict[str, list[str]] = {
         "ignoreCompareQuantity",
     ],
     "InventoryQuantityInput": ["inventoryItemId", "locationId", "quantity", "compareQuantity"],
+    "FulfillmentOrderHoldInput": [
+        "reason",
+        "reasonNotes",
+        "notifyMerchant",
+        "externalId",
+        "handle",
+        "fulfillmentOrderLineItems",
+    ],
 }
 for _conn in [
     "Location",
@@ -306,6 +376,7 @@ for _conn in [
     "InventoryLevel",
     "Metafield",
     "Fulfillment",
+    "CalculatedLineItem",
 ]:
     SUBSET[f"{_conn}Connection"] = CONN
     SUBSET[f"{_conn}Edge"] = EDGE
@@ -314,7 +385,9 @@ BUILTIN = {"String", "Int", "Float", "Boolean", "ID"}
 
 def _arg(name: str, arg) -> str:
     text = f"{name}: {arg.type}"
-    if arg.default_value is not None and not _undefined(arg.default_value):
+    if arg.default_value is None:  # an explicit `= null` (e.g. orderCancel's staffNote)
+        text += " = null"
+    elif not _undefined(arg.default_value):
         text += f" = {print_ast(ast_from_value(arg.default_value, arg.type))}"
     return text
 

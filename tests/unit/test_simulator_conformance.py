@@ -60,6 +60,10 @@ _IDEMPOTENT = (
     "refund-mutations ; https://shopify.dev/docs/api/admin-graphql/2026-01/enums/"
     "InventorySetQuantitiesUserErrorCode"
 )
+_REFUND_METHOD = (
+    "2025-07: https://shopify.dev/changelog/ordercancel-mutation-now-supports-refunds-to-"
+    "store-credit"
+)
 #: What Shopify added after 2025-01 that the patch may declare, with the changelog entry.
 PATCH_ALLOW_LIST: dict[str, str] = {
     "QueryRoot.orderByIdentifier": _CUSTOM_IDS,
@@ -72,6 +76,8 @@ PATCH_ALLOW_LIST: dict[str, str] = {
     "InventorySetQuantitiesUserErrorCode.IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED": _IDEMPOTENT,
     "InventoryLevel.isActive": "2026-04: https://shopify.dev/changelog/add-isactive-field-to-"
     "inventorylevel",
+    "OrderCancelRefundMethodInput": _REFUND_METHOD,
+    "OrderCancelStoreCreditRefundInput": _REFUND_METHOD,
 }
 _BUILT_IN_DIRECTIVES = {d.name for d in specified_directives}
 
