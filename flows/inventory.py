@@ -49,6 +49,7 @@ from sync.inventory import (
     with_targets,
     writes_needed,
 )
+from sync.sku_matching import LOOSE, HubSkus, fold_units
 
 HUB = "hub"
 #: A hub snapshot younger than this serves a retailer run without a new read (the cycle
@@ -208,6 +209,7 @@ def plan_inventory(step: RetailerStep) -> InventoryPlan:
             with_active=True,
         ),
         not_stocked=set(rows.loc[~rows["stocked"], "sku"].dropna()),
+        sku_matching=retailer.sku_matching,
     )
     safety = SafetyStock(retailer.safety_stock, retailer.safety_stock_overrides)
     targets = with_targets(pairing.pairs, pending, safety)
@@ -220,7 +222,13 @@ def _shared(step: RetailerStep, name: str, read):
 
 
 def _hub_and_pending(conn: psycopg.Connection, registry: Registry):
-    """The hub snapshot and every retailer's pending demand as of it."""
+    """The hub snapshot and every retailer's pending demand as of it, per hub SKU.
+
+    Demand is landed under each retailer's SKU verbatim; a SKU that differs from one hub
+    SKU only by whitespace or letter case is counted against that hub SKU whatever the
+    retailer's `sku_matching` (O11): such an order is quarantined or imported as that SKU,
+    and under-counting demand oversells while over-counting only shows less for a while.
+    One mapping for all retailers, because the demand is summed across them."""
     hub_state = ledger.read_state(conn, HUB, registry.hub.location_id)
     overlap = timedelta(seconds=registry.inventory.delta_overlap_seconds)
     pending = ledger.pending_units(
@@ -228,7 +236,8 @@ def _hub_and_pending(conn: psycopg.Connection, registry: Registry):
         include_unpaid=registry.inventory.pending_includes_unpaid,
         hub_as_of=hub_state.last_read_at - overlap if hub_state.last_read_at else None,
     )
-    return ledger.hub_levels(conn), pending
+    hub = ledger.hub_levels(conn)
+    return hub, fold_units(pending, HubSkus(hub["sku"].dropna()), LOOSE)
 
 
 def push_inventory(step: RetailerStep) -> StepReport:
@@ -250,6 +259,7 @@ def push_inventory(step: RetailerStep) -> StepReport:
         "pending_units": int(plan.targets["pending"].sum()) if len(plan.targets) else 0,
         "oversell_exposure_before": int(oversell_exposure(plan.targets)["exposure"].sum()),
         "mismatches_needing_attention": plan.pairing.attention(),
+        "sku_normalised_pairs": len(plan.pairing.normalised),
         **{f"mismatch_{kind}": n for kind, n in mismatch_counts.items()},
     }
     issues = _issues(step, plan.pairing, tally)
@@ -292,6 +302,10 @@ def settle_open_claims(step: RetailerStep) -> None:
     )
 
 
+#: Mismatches whose detail already says exactly what differs and what to do (O11).
+_EXPLAINED = frozenset({"sku_near_miss", "sku_normalised_ambiguous"})
+
+
 def _issues(step: RetailerStep, pairing: Pairing, tally) -> list[OrderIssue]:
     """Mismatches a person should fix, and writes Shopify refused: alerted once each."""
     issues = [
@@ -300,7 +314,8 @@ def _issues(step: RetailerStep, pairing: Pairing, tally) -> list[OrderIssue]:
             step.key,
             f"SKU {row.sku}",
             row.kind,
-            f"retailer '{step.key}', SKU {row.sku}: {fix_for(row.kind)}",
+            f"retailer '{step.key}', SKU {row.sku}: "
+            + (f"{row.detail}" if row.kind in _EXPLAINED else fix_for(row.kind)),
         )
         for row in pairing.mismatches.itertuples()
         if row.kind in ATTENTION

@@ -98,5 +98,7 @@ def _mismatches(step: RetailerStep, pairing) -> CheckVerdict:
     threshold = step.settings.inventory.mismatch_warn_threshold
     return CheckVerdict(
         "sku_mismatches_within_threshold", ASSET, attention <= threshold, warn_only=True,
-        metadata={"needing_attention": attention, "threshold": threshold, **pairing.counts()},
+        metadata={"needing_attention": attention, "threshold": threshold, **pairing.counts(),
+                  "sku_normalised_pairs": len(pairing.normalised),
+                  "sku_normalisations": pairing.normalised},
     )  # fmt: skip

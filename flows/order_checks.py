@@ -20,6 +20,7 @@ from resources.ledgers import orders as ledger
 from sync.models import RetailerOrder
 from sync.order_keys import hub_orders_by_source, parse_source_key, retailer_tag, source_key
 from sync.orders import hub_lines
+from sync.sku_matching import pair_label
 
 _MARGIN = timedelta(minutes=10)
 ASSET = "hub_orders"
@@ -133,14 +134,21 @@ def eligible_orders_verdict(step: RetailerStep, since, until) -> CheckVerdict:
 
 def quantities_verdict(step: RetailerStep, since, until) -> CheckVerdict:
     """Hub order lines equal the units that remained at the retailer's hub location at
-    import: never "everything ordered", never a line from another location."""
+    import: never "everything ordered", never a line from another location. Its metadata
+    also lists every retailer SKU matched to a different hub SKU by the retailer's opted-in
+    normalisation (`sku_matching`, FAULTS O11): the count of such lines and the pairs."""
     location = step.retailer.hub_location_id
-    rows = []
+    rows, normalised = [], []
     for gid, snapshot, lines in ledger.created_hub_lines(step.conn, step.key, since, until):
         wanted = _by_sku(hub_lines(RetailerOrder.from_graphql(snapshot), location))
         made = _by_sku(lines)
         rows.append({"order_gid": gid, "matches": wanted == made, "wanted": str(wanted),
                      "made": str(made)})  # fmt: skip
+        normalised += [
+            (line["sku"], line["hub_sku"])
+            for line in lines
+            if line.get("hub_sku") is not None and line["hub_sku"] != line["sku"]
+        ]
     frame = pd.DataFrame(rows, columns=["order_gid", "matches", "wanted", "made"])
     verdict = validate(
         frame,
@@ -149,7 +157,9 @@ def quantities_verdict(step: RetailerStep, since, until) -> CheckVerdict:
     )
     return CheckVerdict(
         "hub_order_quantities_match_hub_location", ASSET, verdict.success,
-        metadata={"hub_orders_compared": len(frame), **verdict.metadata()},
+        metadata={"hub_orders_compared": len(frame), **verdict.metadata(),
+                  "sku_normalised_matches": len(normalised),
+                  "sku_normalisations": [pair_label(r, h) for r, h in sorted(set(normalised))]},
     )  # fmt: skip
 
 

@@ -144,7 +144,13 @@ class _HubOrderWrite:
                 billing_address=retailer.billing_address.as_mailing_address_input(),
             )
         )  # fmt: skip
-        self.lines = [{"sku": line.sku, "quantity": line.quantity} for line in c.lines]
+        # The retailer's SKU verbatim and the hub SKU it matched (they differ only for a
+        # normalised match, which the data-quality report lists, O11).
+        self.lines = [
+            {"sku": line.sku, "hub_sku": line.variant.sku if line.variant else None,
+             "quantity": line.quantity}
+            for line in c.lines
+        ]  # fmt: skip
 
     def reconcile(self, attempt: int) -> Outcome | None:
         if attempt == 0:  # a fresh claim, or one `_import_one` just looked for

@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sync.orders import DEFAULT_HOLD_WINDOW
+from sync.sku_matching import SkuMatching
 
 DEFAULT_REGISTRY_PATH = Path(__file__).resolve().parent.parent / "config" / "retailers.example.yaml"
 REGISTRY_ENV = "SHOPSYNC_REGISTRY"
@@ -163,6 +164,10 @@ class RetailerConfig(StoreConfig):
         DEFAULT_HOLD_WINDOW.total_seconds() / 60
     )
     notify: list[str] = Field(default_factory=list)
+    #: How its SKUs are matched to the hub's: exactly unless opted in (FAULTS O11). With
+    #: `trim_whitespace` / `ignore_case`, a SKU that differs from one hub SKU only by
+    #: surrounding whitespace / letter case matches it, and each such match is reported.
+    sku_matching: SkuMatching = SkuMatching()
 
     _loc = field_validator("hub_location_id")(classmethod(lambda cls, v: _location(v)))
     _notify = field_validator("notify")(classmethod(lambda cls, v: _check_emails(v)))

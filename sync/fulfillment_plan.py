@@ -5,6 +5,10 @@ lines with that SKU at the hub location, on OPEN / IN_PROGRESS fulfillment order
 each line's `remainingQuantity`. Units that find no room become a `Shortfall` whose reason
 says why (the FO line is gone elsewhere, fulfilled, closed, cancelled, on hold, or has less
 left than was shipped).
+
+A retailer line serves a hub SKU when its SKU is that SKU exactly or, for a retailer opted
+into normalisation (`sku_matching`, O11), equal to it once normalised; exact lines are filled
+first. The hub order was made from these lines, so this only finds them again.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from sync.models import FulfillmentOrder, RetailerOrder, _Model
+from sync.sku_matching import EXACT, SkuMatching, same_sku
 
 
 class PlanStatus(StrEnum):
@@ -88,14 +93,18 @@ class FulfillmentPlan(_Model):
 
 
 def _why_not(
-    sku: str, planned: int, here: list[FulfillmentOrder], order: RetailerOrder
+    sku: str, planned: int, here: list[FulfillmentOrder], order: RetailerOrder, policy
 ) -> PlanReason:
     """Why units of `sku` found no room at the hub location (`here` = hub-location FOs)."""
     if planned:
         return PlanReason.OVER_FULFILMENT
-    with_sku = [fo for fo in here if any(line.sku == sku for line in fo.lines)]
+
+    def same(line) -> bool:
+        return same_sku(line.sku, sku, policy)
+
+    with_sku = [fo for fo in here if any(same(line) for line in fo.lines)]
     elsewhere = any(
-        fo.is_open and any(line.sku == sku and line.remaining_quantity for line in fo.lines)
+        fo.is_open and any(same(line) and line.remaining_quantity for line in fo.lines)
         for fo in order.fulfillment_orders
         if fo not in here
     )
@@ -106,16 +115,30 @@ def _why_not(
         return PlanReason.FO_ON_HOLD
     if statuses & {"OPEN", "IN_PROGRESS"}:
         return PlanReason.ALREADY_FULFILLED
-    left = sum(line.remaining_quantity for fo in with_sku for line in fo.lines if line.sku == sku)
+    left = sum(line.remaining_quantity for fo in with_sku for line in fo.lines if same(line))
     if statuses == {"CANCELLED"}:
         return PlanReason.FO_CANCELLED
     return PlanReason.FO_CLOSED if left else PlanReason.ALREADY_FULFILLED
 
 
+def _serving(here: list[FulfillmentOrder], sku: str, policy: SkuMatching) -> list:
+    """(FO, line) pairs at the hub location that may take units of hub SKU `sku`: open FOs
+    only, lines with exactly that SKU first, then lines equal to it under `policy`."""
+    open_lines = [(fo, line) for fo in here if fo.is_open for line in fo.lines]
+    exact = [(fo, line) for fo, line in open_lines if line.sku == sku]
+    loose = [
+        (fo, line) for fo, line in open_lines if line.sku != sku and same_sku(line.sku, sku, policy)
+    ]
+    return exact + loose
+
+
 def allocate(
-    units: dict[str | None, int], order: RetailerOrder, hub_location_id: str
+    units: dict[str | None, int],
+    order: RetailerOrder,
+    hub_location_id: str,
+    sku_matching: SkuMatching = EXACT,
 ) -> tuple[list[PlannedLine], list[Shortfall]]:
-    """Shipped units per SKU -> FO lines at the hub location, and what did not fit."""
+    """Shipped units per hub SKU -> FO lines at the hub location, and what did not fit."""
     here = order.fulfillment_orders_at(hub_location_id)
     left = {(fo.id, line.id): line.remaining_quantity for fo in here for line in fo.lines}
     lines: list[PlannedLine] = []
@@ -133,22 +156,21 @@ def allocate(
             )
             continue
         need = wanted
-        for fo in (fo for fo in here if fo.is_open):
-            for line in fo.lines:
-                take = min(need, left[(fo.id, line.id)]) if line.sku == sku else 0
-                if take > 0:
-                    lines.append(
-                        PlannedLine(
-                            fulfillment_order_id=fo.id,
-                            fulfillment_order_line_item_id=line.id,
-                            sku=sku,
-                            quantity=take,
-                        )
+        for fo, line in _serving(here, sku, sku_matching):
+            take = min(need, left[(fo.id, line.id)])
+            if take > 0:
+                lines.append(
+                    PlannedLine(
+                        fulfillment_order_id=fo.id,
+                        fulfillment_order_line_item_id=line.id,
+                        sku=sku,
+                        quantity=take,
                     )
-                    left[(fo.id, line.id)] -= take
-                    need -= take
+                )
+                left[(fo.id, line.id)] -= take
+                need -= take
         if need:
-            reason = _why_not(sku, wanted - need, here, order)
+            reason = _why_not(sku, wanted - need, here, order, sku_matching)
             shortfalls.append(
                 Shortfall(
                     sku=sku,

@@ -15,6 +15,10 @@ push of hub fulfillment H when R's units per SKU are non-empty and at most H's, 
   created after H.
 Reconcile hub fulfillments oldest first so that two identical untracked shipments cannot both
 claim the first retailer fulfillment.
+
+SKUs: a hub shipment carries the hub's SKUs, the retailer's lines the retailer's. They are
+compared exactly, or under the retailer's opted-in normalisation (`sku_matching`, O11), the
+policy its orders were imported under.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from sync.fulfillment_plan import (
 )
 from sync.models import Fulfillment, HubFulfillment, RetailerOrder, Tracking
 from sync.order_keys import retailer_tag
+from sync.sku_matching import EXACT, SkuMatching, same_sku
 from sync.windows import quote_search_value, window_query
 
 __all__ = [
@@ -90,6 +95,7 @@ def find_existing_retailer_fulfillment(
     retailer_fulfillments: Iterable[Fulfillment],
     *,
     exclude_ids: Iterable[str] = (),
+    sku_matching: SkuMatching = EXACT,
 ) -> str | None:
     """GID of the retailer fulfillment that already is this hub fulfillment's push (rule in
     the module doc), else None."""
@@ -99,10 +105,25 @@ def find_existing_retailer_fulfillment(
     for candidate in retailer_fulfillments:
         if candidate.id in excluded or candidate.status == "CANCELLED":
             continue
-        score = _match_score(hub_fulfillment, hub_units, hub_numbers, candidate)
+        units = _as_hub_units(_units(candidate), hub_units, sku_matching)
+        score = _match_score(hub_fulfillment, hub_units, hub_numbers, candidate, units)
         if score and (best is None or score > best[0]):
             best = (score, candidate.id)
     return best[1] if best else None
+
+
+def _as_hub_units(
+    units: dict[str | None, int], hub_units: dict[str | None, int], policy: SkuMatching
+) -> dict[str | None, int]:
+    """A retailer fulfillment's units keyed by the hub SKU each retailer SKU is (exact, or
+    the one hub SKU of the shipment equal to it under `policy`)."""
+    out: dict[str | None, int] = {}
+    for sku, quantity in units.items():
+        if sku not in hub_units:
+            same = [h for h in hub_units if same_sku(sku, h, policy)]
+            sku = same[0] if len(same) == 1 else sku
+        out[sku] = out.get(sku, 0) + quantity
+    return out
 
 
 def _match_score(
@@ -110,9 +131,10 @@ def _match_score(
     hub_units: dict[str | None, int],
     hub_numbers: set[str],
     candidate: Fulfillment,
+    units: dict[str | None, int],
 ) -> int:
-    """0 = not ours; higher = stronger evidence (tracking > identical untracked)."""
-    units = _units(candidate)
+    """0 = not ours; higher = stronger evidence (tracking > identical untracked).
+    `units`: the candidate's, keyed by hub SKU."""
     if not units or any(q > hub_units.get(sku, 0) for sku, q in units.items()):
         return 0
     numbers = set(candidate.tracking_numbers)
@@ -135,6 +157,7 @@ def plan_retailer_fulfillments(
     hub_location_id: str,
     notify_customer: bool = True,
     exclude_ids: Iterable[str] = (),
+    sku_matching: SkuMatching = EXACT,
 ) -> FulfillmentPlan:
     """What to do for one hub fulfillment, given the retailer order read with
     `fulfillments_retailer_order_fulfillment_orders` (completed by `sync.follow_ups`).
@@ -168,6 +191,7 @@ def plan_retailer_fulfillments(
         hub_fulfillment,
         retailer_order.fulfillments,
         exclude_ids=exclude_ids,
+        sku_matching=sku_matching,
     )
     if existing:
         return FulfillmentPlan(
@@ -184,7 +208,9 @@ def plan_retailer_fulfillments(
             message=f"{who}: the retailer order is cancelled; hold the hub side, push nothing",
             **base,
         )
-    lines, shortfalls = allocate(_units(hub_fulfillment), retailer_order, hub_location_id)
+    lines, shortfalls = allocate(
+        _units(hub_fulfillment), retailer_order, hub_location_id, sku_matching
+    )
     companies = {t.company for t in hub_fulfillment.tracking if t.company}
     warnings = (
         (f"several carriers {sorted(companies)}: only the first is sent",)

@@ -26,12 +26,16 @@ from enum import StrEnum
 
 import pandas as pd
 
+from sync.sku_matching import EXACT, HubSkus, MatchKind, SkuMatching, pair_label
+
 #: The general input-array cap of the Admin API (no lower limit is documented for
 #: `inventorySetQuantities`, FACTS §4.8).
 MAX_BATCH = 250
 
 LEVEL_COLUMNS = ["item_id", "sku", "available"]
-PAIR_COLUMNS = ["sku", "hub_item_id", "hub_available", "item_id", "available"]
+#: `sku` is the hub's; `retailer_sku` the retailer's, verbatim (they differ only when the
+#: retailer opted into normalisation, O11).
+PAIR_COLUMNS = ["sku", "hub_item_id", "hub_available", "item_id", "available", "retailer_sku"]
 
 
 class Mismatch(StrEnum):
@@ -45,6 +49,11 @@ class Mismatch(StrEnum):
     INACTIVE = "inactive"  # the level at the hub location is deactivated (2026-04+)
     NEGATIVE_AT_HUB = "negative_at_hub"  # oversold at the hub: shown as 0
     NO_SKU = "no_sku"  # an item without a SKU cannot be matched
+    #: differs from a hub SKU only by whitespace or letter case, not allowed by the retailer's
+    #: `sku_matching` (O11); the detail says exactly what differs
+    SKU_NEAR_MISS = "sku_near_miss"
+    #: the retailer's opted-in normalisation gives several hub SKUs (named in the detail)
+    SKU_NORMALISED_AMBIGUOUS = "sku_normalised_ambiguous"
 
 
 #: Kinds that mean "a person should look": counted against the warning threshold.
@@ -55,6 +64,8 @@ ATTENTION = frozenset(
         Mismatch.DUPLICATE_AT_RETAILER,
         Mismatch.NOT_STOCKED,
         Mismatch.INACTIVE,
+        Mismatch.SKU_NEAR_MISS,
+        Mismatch.SKU_NORMALISED_AMBIGUOUS,
     }
 )
 
@@ -69,6 +80,11 @@ _FIXES = {
     Mismatch.INACTIVE: "activate the item at the retailer's hub location; not synced until then",
     Mismatch.NEGATIVE_AT_HUB: "the hub is oversold; the retailer shows 0",
     Mismatch.NO_SKU: "give the variant a SKU",
+    Mismatch.SKU_NEAR_MISS: "the SKU differs from a hub SKU only by surrounding whitespace or "
+    "letter case: correct it at the retailer, or opt the retailer into sku_matching in the "
+    "registry; not synced until then",
+    Mismatch.SKU_NORMALISED_AMBIGUOUS: "normalised, the SKU matches several hub SKUs: correct "
+    "it at the retailer to exactly one of them; not synced until then",
 }
 
 
@@ -94,6 +110,8 @@ class Pairing:
     mismatches: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=["sku", "kind", "detail"])
     )
+    #: `'X ' → 'X'` for each retailer SKU paired through its opted-in normalisation (O11).
+    normalised: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         found = self.mismatches["kind"].value_counts().to_dict() if len(self.mismatches) else {}
@@ -108,8 +126,12 @@ def pair_skus(
     retailer: pd.DataFrame,
     *,
     not_stocked: set[str] | frozenset[str] = frozenset(),
+    sku_matching: SkuMatching = EXACT,
 ) -> Pairing:
-    """Match hub and retailer levels by exact SKU (a SKU is never matched by guess).
+    """Match hub and retailer levels by exact SKU (a SKU is never matched by guess), or
+    under the retailer's opted-in `sku_matching` (O11): such a retailer item is paired
+    under the hub's SKU (its own stays in `retailer_sku`) and listed in `normalised`; one
+    that only nearly matches is reported with exactly what differs.
 
     `retailer` holds the levels at the retailer's hub location (with `active`);
     `not_stocked` are SKUs the retailer's catalogue has without a level there (known
@@ -121,6 +143,9 @@ def pair_skus(
         problems.extend({"sku": s, "kind": kind.value, "detail": detail} for s in skus)
 
     hub, retailer = _with_sku(hub, report), _with_sku(retailer, report)
+    retailer, not_stocked, normalised, near_hub = _normalise(
+        hub, retailer, set(not_stocked), sku_matching, problems
+    )
     hub_dup = _duplicated(hub)
     ret_dup = _duplicated(retailer)
     report(sorted(hub_dup), Mismatch.DUPLICATE_AT_HUB, "several hub items")
@@ -135,7 +160,7 @@ def pair_skus(
     missing = set(not_stocked) & hub_skus
     report(sorted(missing), Mismatch.NOT_STOCKED)
     report(
-        sorted(hub_skus - ret_skus - missing - set(inactive["sku"])),
+        sorted(hub_skus - ret_skus - missing - set(inactive["sku"]) - near_hub),
         Mismatch.ONLY_AT_HUB,
     )
     report(sorted(ret_skus - hub_skus), Mismatch.ONLY_AT_RETAILER)
@@ -143,9 +168,42 @@ def pair_skus(
     report(sorted(negative["sku"]), Mismatch.NEGATIVE_AT_HUB, "shown as 0")
     pairs = hub.rename(columns={"item_id": "hub_item_id", "available": "hub_available"})[
         ["sku", "hub_item_id", "hub_available"]
-    ].merge(retailer[["sku", "item_id", "available"]], on="sku", how="inner")
+    ].merge(retailer[["sku", "item_id", "available", "retailer_sku"]], on="sku", how="inner")
     mismatches = pd.DataFrame(problems, columns=["sku", "kind", "detail"])
-    return Pairing(pairs=pairs.sort_values("sku", ignore_index=True), mismatches=mismatches)
+    return Pairing(
+        pairs=pairs.sort_values("sku", ignore_index=True),
+        mismatches=mismatches,
+        normalised=sorted(pair_label(r, h) for r, h in normalised),
+    )
+
+
+def _normalise(hub: pd.DataFrame, retailer: pd.DataFrame, not_stocked: set[str],
+               policy: SkuMatching, problems: list[dict]):  # fmt: skip
+    """Retailer SKUs not at the hub exactly, matched under `policy`: a normalised match is
+    renamed to the hub's SKU (the retailer's kept in `retailer_sku`), a near miss or an
+    ambiguity is reported and left out. Returns (retailer, not_stocked, normalised pairs,
+    hub SKUs named by a near miss or an ambiguity)."""
+    index = HubSkus(hub["sku"])
+    retailer = retailer.assign(retailer_sku=retailer["sku"])
+    rename, dropped, near_hub, normalised = {}, set(), set(), []
+    for sku in sorted(set(retailer["sku"]) - index.exact):
+        match = index.match(sku, policy)
+        if match.kind is MatchKind.NORMALISED:
+            rename[sku] = match.hub_sku
+            normalised.append((sku, match.hub_sku))
+        elif match.kind in (MatchKind.NEAR_MISS, MatchKind.AMBIGUOUS):
+            kind = (
+                Mismatch.SKU_NEAR_MISS
+                if match.kind is MatchKind.NEAR_MISS
+                else Mismatch.SKU_NORMALISED_AMBIGUOUS
+            )
+            problems.append({"sku": sku, "kind": kind.value, "detail": match.message})
+            dropped.add(sku)
+            near_hub.update(match.hub_skus)
+    retailer = retailer[~retailer["sku"].isin(dropped)]
+    retailer = retailer.assign(sku=retailer["sku"].map(lambda s: rename.get(s, s)))
+    not_stocked = {index.match(s, policy).hub_sku or s for s in not_stocked}
+    return retailer, not_stocked, normalised, near_hub
 
 
 def _with_sku(frame: pd.DataFrame, report) -> pd.DataFrame:

@@ -39,10 +39,12 @@ def _id(obj: Any) -> str | None:
 
 
 def _sku(*candidates: Any) -> str | None:
-    """The first non-blank SKU, stripped: Shopify stores '' and ' X ' as readily as 'X'."""
+    """The first non-blank SKU, verbatim. Shopify stores '' and ' X ' as readily as 'X': a
+    blank one is no SKU, but ' X ' is kept as the store has it, so a SKU that only nearly
+    matches the hub's is seen and reported, never silently matched (`sync.sku_matching`, O11)."""
     for value in candidates:
         if isinstance(value, str) and value.strip():
-            return value.strip()
+            return value
     return None
 
 
@@ -328,9 +330,9 @@ class HubVariant(_Model):
 def as_hub_variants(
     by_sku: Mapping[str, Sequence[HubVariant | Mapping[str, Any]]],
 ) -> dict[str, list[HubVariant]]:
-    """Normalise `client.variants_by_sku(...)` output (dicts) or models to models."""
+    """`client.variants_by_sku(...)` output (dicts) or models as models, keyed by SKU verbatim."""
     return {
-        sku.strip(): [v if isinstance(v, HubVariant) else HubVariant.from_graphql(v) for v in vs]
+        sku: [v if isinstance(v, HubVariant) else HubVariant.from_graphql(v) for v in vs]
         for sku, vs in by_sku.items()
     }
 

@@ -18,8 +18,14 @@ can act on, and transient states are not alerted as errors:
 7. younger than the hold window -> waiting `hold_window` (the retailer may still cancel)
 8. nothing remaining at the hub location -> quarantined `nothing_to_ship`
 9. no usable shipping address -> quarantined `no_shipping_address`
-10. SKUs unknown to the hub (`sku_unknown`) or sold by several hub variants (`sku_ambiguous`)
-    -> quarantined, listing every bad SKU
+10. SKUs unknown to the hub (`sku_unknown`), differing from a hub SKU only by surrounding
+    whitespace or letter case while the retailer's `sku_matching` does not allow it
+    (`sku_near_miss`, O11), or sold by several hub variants or matching several hub SKUs once
+    normalised (`sku_ambiguous`) -> quarantined, listing every bad SKU and what differs
+
+SKUs match exactly unless the retailer opted into normalisation (`sync.sku_matching`); the
+lines keep the retailer's SKU verbatim and carry the hub variant they matched, and every
+normalised match is listed in `Classification.normalised` for the data-quality report.
 
 Classify orders that are not linked yet; a linked order goes through
 `detect_post_import_changes` instead (after our own push its hub FO is closed, which step 8
@@ -41,6 +47,7 @@ from sync.models import (
     _Model,
     as_hub_variants,
 )
+from sync.sku_matching import EXACT, HubSkus, MatchKind, SkuMatch, SkuMatching
 
 DEFAULT_HOLD_WINDOW = timedelta(minutes=2)
 #: AUTHORIZED is excluded by default: the hub ships only what is paid (DESIGN flow 1). A
@@ -69,13 +76,14 @@ class Reason(StrEnum):
     NO_SHIPPING_ADDRESS = "no_shipping_address"
     SKU_UNKNOWN = "sku_unknown"
     SKU_AMBIGUOUS = "sku_ambiguous"
+    SKU_NEAR_MISS = "sku_near_miss"
 
 
 class HubLine(_Model):
     """One retailer order line as the hub must ship it."""
 
     line_item_id: str
-    sku: str | None
+    sku: str | None  # the retailer's, verbatim
     title: str | None = None
     quantity: int
     fulfillment_order_line_item_ids: tuple[str, ...] = ()
@@ -89,6 +97,8 @@ class Classification(_Model):
     lines: tuple[HubLine, ...] = ()
     problem_skus: tuple[str, ...] = ()
     retry_after: datetime | None = None
+    #: Lines matched only through the retailer's opted-in normalisation (reported, O11).
+    normalised: tuple[SkuMatch, ...] = ()
 
     @property
     def eligible(self) -> bool:
@@ -131,6 +141,7 @@ def classify_order(
     paid_statuses: frozenset[str] = PAID_STATUSES,
     retailer: str = "",
     rerun_hint: str = "then re-run the order's partition",
+    sku_matching: SkuMatching = EXACT,
 ) -> Classification:
     """Eligible, waiting, quarantined or ignored, with a reason code and a message naming
     the retailer, the order (name and GID) and what to do. See the module doc for the order.
@@ -189,7 +200,8 @@ def classify_order(
             Reason.NO_SHIPPING_ADDRESS,
             f"has no usable shipping address: add one at the retailer, {rerun_hint}",
         )
-    return _resolve_skus(lines, as_hub_variants(hub_variants_by_sku), result, rerun_hint)
+    variants = as_hub_variants(hub_variants_by_sku)
+    return _resolve_skus(lines, variants, result, rerun_hint, sku_matching, retailer)
 
 
 def _address_ok(address: Mapping[str, Any] | None) -> bool:
@@ -199,29 +211,47 @@ def _address_ok(address: Mapping[str, Any] | None) -> bool:
     return bool(address.get("address1") and address.get("city") and country)
 
 
-def _resolve_skus(lines: list[HubLine], variants: dict[str, list[HubVariant]], result, hint):
-    unknown, ambiguous, resolved = [], [], []
+def _resolve_skus(
+    lines: list[HubLine], variants: dict[str, list[HubVariant]], result, hint, policy, retailer
+):
+    hub = HubSkus(sku for sku, found in variants.items() if found)
+    unknown, near, ambiguous, resolved, normalised = [], [], [], [], []
+    problems: list[str] = []
     for line in lines:
-        matches = variants.get(line.sku or "", [])
-        if len(matches) == 1:
-            resolved.append(line.model_copy(update={"variant": matches[0]}))
-        elif not matches:
-            unknown.append(line.sku or f"<no SKU on line '{line.title or line.line_item_id}'>")
+        if not line.sku:
+            unknown.append(f"<no SKU on line '{line.title or line.line_item_id}'>")
+            problems.append(unknown[-1])
+            continue
+        match = hub.match(line.sku, policy, retailer)
+        if match.kind in (MatchKind.UNKNOWN, MatchKind.NEAR_MISS, MatchKind.AMBIGUOUS):
+            problems.append(line.sku)
+        if match.kind is MatchKind.UNKNOWN:
+            unknown.append(line.sku)
+        elif match.kind is MatchKind.NEAR_MISS:
+            near.append(match.message)
+        elif match.kind is MatchKind.AMBIGUOUS:
+            ambiguous.append(f"SKU {match.message}")
+        elif len(found := variants[match.hub_sku]) == 1:
+            resolved.append(line.model_copy(update={"variant": found[0]}))
+            if match.kind is MatchKind.NORMALISED:
+                normalised.append(match)
         else:
-            ambiguous.append(f"{line.sku} ({', '.join(v.id for v in matches)})")
-    if not unknown and not ambiguous:
-        return result(Status.ELIGIBLE, Reason.ELIGIBLE, "eligible", lines=tuple(resolved))
+            problems.append(line.sku)
+            ids = ", ".join(v.id for v in found)
+            ambiguous.append(f"SKU {match.hub_sku} ({ids}) matches several hub variants: "
+                             "make hub SKUs unique")  # fmt: skip
+    if not problems:
+        return result(Status.ELIGIBLE, Reason.ELIGIBLE, "eligible", lines=tuple(resolved),
+                      normalised=tuple(normalised))  # fmt: skip
     parts = []
     if unknown:
         quoted = ", ".join(f"'{s}'" for s in unknown)
         parts.append(
             f"SKU {quoted} not sold by the hub: add to the hub catalogue or remap at the retailer"
         )
-    if ambiguous:
-        parts.append(
-            f"SKU {'; '.join(ambiguous)} matches several hub variants: make hub SKUs unique"
-        )
-    reason = Reason.SKU_UNKNOWN if unknown else Reason.SKU_AMBIGUOUS
-    problems = tuple(unknown + [a.split(" (")[0] for a in ambiguous])
+    parts += [f"SKU {m}" for m in near] + ambiguous
+    reason = (
+        Reason.SKU_UNKNOWN if unknown else Reason.SKU_NEAR_MISS if near else Reason.SKU_AMBIGUOUS
+    )
     message = "whole order held; " + "; ".join(parts) + f", {hint}"
-    return result(Status.QUARANTINED, reason, message, problem_skus=problems)
+    return result(Status.QUARANTINED, reason, message, problem_skus=tuple(problems))

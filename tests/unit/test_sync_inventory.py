@@ -61,7 +61,11 @@ def test_sku_differing_by_whitespace_or_case_is_not_matched():
         _hub(("h1", "PLT-1", 4)), _retailer(("r1", "PLT-1 ", 4), ("r2", "plt-1", 1))
     )
     assert pairing.pairs.empty
-    assert set(pairing.mismatches["kind"]) == {Mismatch.ONLY_AT_HUB, Mismatch.ONLY_AT_RETAILER}
+    # O11: reported as near misses saying exactly what differs, not as unrelated SKUs
+    details = dict(zip(pairing.mismatches["sku"], pairing.mismatches["detail"], strict=True))
+    assert set(pairing.mismatches["kind"]) == {Mismatch.SKU_NEAR_MISS}
+    assert details["PLT-1 "].startswith("'PLT-1 ' has a trailing space; the hub sells 'PLT-1'")
+    assert details["plt-1"].startswith("'plt-1' differs in letter case from the hub's 'PLT-1'")
 
 
 def test_target_subtracts_safety_stock_overrides_and_pending_never_below_zero():

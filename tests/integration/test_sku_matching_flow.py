@@ -1,0 +1,155 @@
+"""SKU matching policy against real Postgres and the simulator (FAULTS O11).
+
+The retailer sells the hub's SKUs with a trailing space ('SKU '), a leading space (' SKU') and
+in lower case ('sku'). By default each such order is quarantined with a message saying exactly
+what differs; once the retailer's registry entry opts into normalisation the same orders are
+imported as the hub's SKUs, the normalisations are listed in the orders flow's data-quality
+check, the landed lines keep the retailer's SKU verbatim, and the hub's shipment is pushed
+back onto the retailer's lines.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import yaml
+from flow_builders import HubShop, Line, RetailerShop, add_variant, job_metadata
+
+from resources.registry import DEFAULT_REGISTRY_PATH, load_registry
+from tests.fixtures.flows import check_evaluations
+
+pytestmark = pytest.mark.integration
+
+KEY = "nationwide-plants"
+
+
+def _landed(flow, order) -> tuple[str, str, str | None]:
+    row = flow.connect().execute(
+        "SELECT status, reason, message FROM shopsync.retailer_orders"
+        " WHERE retailer = %s AND order_gid = %s",
+        (KEY, order.id),
+    )
+    return row.fetchone()
+
+
+def _landed_skus(flow, order) -> list[tuple[str, str]]:
+    """(sku column, raw JSON's sku) of the order's landed lines."""
+    rows = flow.connect().execute(
+        "SELECT sku, raw->>'sku' FROM shopsync.retailer_order_lines"
+        " WHERE retailer = %s AND order_gid = %s ORDER BY line_gid",
+        (KEY, order.id),
+    )
+    return rows.fetchall()
+
+
+def _hub_skus(hub_order) -> dict[str, int]:
+    return {li.sku: li.quantity for li in hub_order.line_items_list}
+
+
+def _near_miss_orders(flow):
+    """The retailer sells three hub SKUs as 'A ', ' B' and 'c', one order each."""
+    shop = RetailerShop(flow, KEY)
+    a, b, c = shop.skus(3)
+    assert c.lower() != c  # the hub's SKU has letters whose case can differ
+    variants = {"trailing": (f"{a} ", a), "leading": (f" {b}", b), "case": (c.lower(), c)}
+    orders = {}
+    for name, (retailer_sku, _) in variants.items():
+        add_variant(shop.store, retailer_sku, title=f"{name} variant")
+        orders[name] = shop.order(Line(retailer_sku, 2))
+    return shop, variants, orders
+
+
+def _opt_in(flow, monkeypatch, tmp_path, **sku_matching) -> None:
+    """Opt the retailer into normalisation, in the registry file every run reads."""
+    raw = yaml.safe_load(DEFAULT_REGISTRY_PATH.read_text())
+    entry = next(r for r in raw["retailers"] if r["key"] == KEY)
+    entry["sku_matching"] = sku_matching
+    path = tmp_path / "retailers.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    monkeypatch.setenv("SHOPSYNC_REGISTRY", str(path))
+    flow.registry = load_registry(path)
+
+
+def test_o11_near_miss_skus_are_quarantined_with_the_exact_difference_by_default(flow):
+    """O11, default (exact) policy: each of 'A ', ' B', 'c' holds its order, with a message
+    naming the retailer, the order, exactly what differs and the fix; nothing reaches the
+    hub; the landed line keeps the retailer's SKU verbatim (column and raw JSON)."""
+    shop, variants, orders = _near_miss_orders(flow)
+    a, b, c = (hub_sku for _, hub_sku in variants.values())
+
+    landing, created = flow.import_orders(KEY)
+    assert landing.by_reason == {"sku_near_miss": 3}
+    assert (created.created, flow.audit().hub_orders) == (0, 0)
+    expected = {
+        "trailing": f"'{a} ' has a trailing space; the hub sells '{a}'",
+        "leading": f"' {b}' has a leading space; the hub sells '{b}'",
+        "case": f"'{c.lower()}' differs in letter case from the hub's '{c}'",
+    }
+    fixes = {"trailing": "trim_whitespace: true", "leading": "trim_whitespace: true",
+             "case": "ignore_case: true"}  # fmt: skip
+    for name, order in orders.items():
+        status, reason, message = _landed(flow, order)
+        assert (status, reason) == ("quarantined", "sku_near_miss"), name
+        assert message.startswith(f"retailer '{KEY}' order {order.name} ({order.id}): ")
+        assert f"SKU {expected[name]}: correct the SKU at the retailer" in message, message
+        assert f"opt retailer '{KEY}' into sku_matching: {{" in message
+        assert fixes[name] in message
+        retailer_sku = variants[name][0]
+        assert _landed_skus(flow, order) == [(retailer_sku, retailer_sku)]
+    # the alert digest carries the same exact message
+    assert sorted(i.reason for i in landing.quarantined) == ["sku_near_miss"] * 3
+    assert {i.order_name: i.fix for i in landing.quarantined}[orders["case"].name].count(
+        expected["case"]
+    ) == 1
+
+
+def test_o11_opted_in_retailer_imports_reports_normalisations_and_keeps_skus_verbatim(
+    flow, monkeypatch, tmp_path
+):
+    """O11, opted in (trim_whitespace + ignore_case): the orders quarantined under the
+    default policy are imported by `orders_job` as the hub's SKUs and variants; the orders
+    data-quality check lists the count and every (retailer SKU → hub SKU) pair; the landed
+    lines keep 'A ', ' B', 'c'; a SKU that normalises onto two hub SKUs ('abc' and 'ABC')
+    stays quarantined naming both; the hub's shipment is pushed onto the retailer's line."""
+    shop, variants, orders = _near_miss_orders(flow)
+    hub = HubShop(flow)
+    d = shop.skus(1, skip=3)[0]
+    hub.add_variant(d.lower())  # the hub now sells both d and d.lower()
+    mixed = d[0] + d[1:].lower()
+    add_variant(shop.store, mixed, title="mixed-case variant")
+    ambiguous = shop.order(Line(mixed, 1))
+    landing, _ = flow.import_orders(KEY)
+    assert landing.by_reason == {"sku_near_miss": 4}
+
+    _opt_in(flow, monkeypatch, tmp_path, trim_whitespace=True, ignore_case=True)
+    result = flow.run_job("orders_job", KEY, datetime.now(UTC))
+    assert result.success
+
+    for name, order in orders.items():
+        retailer_sku, hub_sku = variants[name]
+        assert _landed(flow, order)[:2] == ("eligible", "eligible"), name
+        assert _hub_skus(hub.order_for(shop, order)) == {hub_sku: 2}
+        made = hub.order_for(shop, order).line_items_list[0]
+        assert made.variant is not None and made.variant.sku == hub_sku
+        assert _landed_skus(flow, order) == [(retailer_sku, retailer_sku)]
+    status, reason, message = _landed(flow, ambiguous)
+    assert (status, reason) == ("quarantined", "sku_ambiguous")
+    assert f"'{mixed}' matches several hub SKUs once normalised" in message
+    assert f"'{d}'" in message and f"'{d.lower()}'" in message
+    assert hub.orders_for(shop, ambiguous) == []
+
+    quality = check_evaluations(result)["hub_order_quantities_match_hub_location"]
+    assert quality.passed
+    assert quality.metadata["sku_normalised_matches"].value == 3
+    assert sorted(quality.metadata["sku_normalisations"].value) == sorted(
+        f"{r!r} → {h!r}" for r, h in variants.values()
+    )
+    assert job_metadata(result, "retailer_orders")["sku_normalised_matches"] == 3
+
+    hub_order = hub.order_for(shop, orders["trailing"])
+    hub.ship(hub_order, {variants["trailing"][1]: 2})
+    landed, pushed = flow.push_fulfillments(KEY)
+    assert (landed, pushed.pushed, pushed.terminal) == (1, 1, [])
+    retailer_side = shop.state_of(orders["trailing"])
+    assert retailer_side["fulfillments"], "the hub's shipment reached the retailer order"
