@@ -147,7 +147,9 @@ def _sections(reg, figures, inputs: SummaryInputs, api, queue, statuses) -> list
     orders = [(r, _of(figures, r, "orders", "imported"), _of(figures, r, "orders", "waiting"),
                _by_reason(figures, r, "orders", "quarantined"),
                _of(figures, r, "orders", "refused by Shopify"),
-               _by_reason(figures, r, "orders", "changed after import"))
+               _by_reason(figures, r, "orders", "changed after import"),
+               _of(figures, r, "orders", "refunds at the retailer"),
+               _by_reason(figures, r, "orders", "followed at hub"))
               for r in retailers]  # fmt: skip
     shipments = [(r, *(_of(figures, r, "fulfillments", k)
                        for k in ("pushed", "could not be pushed", "pending")))
@@ -174,7 +176,9 @@ def _sections(reg, figures, inputs: SummaryInputs, api, queue, statuses) -> list
         Section("Retailer status", ["retailer", "flow", "enabled", "healthy", "last success",
                                     "pending", "problems"], status_rows),
         Section("Orders", ["retailer", "imported", "waiting", "quarantined (by reason)",
-                           "refused by Shopify", "changed after import"], orders),
+                           "refused by Shopify", "changed after import", "refunds",
+                           "followed at the hub"],
+                orders),
         Section("Shipments", ["retailer", "pushed", "could not be pushed", "pending"], shipments),
         Section("Inventory", ["retailer", "SKUs synced", "drift corrected", "SKUs not synced"],
                 inventory, "No inventory sync ran in the window."),
@@ -207,6 +211,8 @@ def _numbers(figures, inputs, api, queue, statuses) -> dict[str, float | int]:
     numbers: dict[str, float | int] = {
         "orders_imported": _total(figures, "orders", "imported"),
         "shipments_pushed": _total(figures, "fulfillments", "pushed"),
+        "orders_cancelled_at_hub": _total(figures, "orders", "followed at hub: cancelled"),
+        "orders_edited_at_hub": _total(figures, "orders", "followed at hub: edited"),
         "skus_synced": _total(figures, "inventory", "SKUs synced"),
         "drift_corrected": _total(figures, "inventory", "drift corrected"),
         "failed_runs": sum(1 for r in inputs.runs if r.finished and not r.retailer_ok),

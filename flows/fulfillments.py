@@ -12,6 +12,7 @@ from typing import Any
 from flows.exactly_once import Outcome, WriteOnce
 from flows.steps import RetailerStep, StepReport
 from resources.email_templates import OrderIssue
+from resources.ledgers import follow_ups
 from resources.ledgers import fulfillments as ledger
 from resources.ledgers.locks import store_lock
 from resources.ledgers.orders import linked_orders
@@ -62,12 +63,45 @@ class PushStats:
 
 
 def land_hub_fulfillments(step: RetailerStep) -> StepReport:
-    """Land every fulfillment of this retailer's hub orders updated in the windows."""
-    return StepReport(counts={"hub_fulfillments_landed": landed_fulfillments(step)})
+    """Land every fulfillment of this retailer's hub orders updated in the windows, and
+    tell of hub orders the hub cancelled (O15)."""
+    landed, cancelled = _land(step)
+    issues = hub_cancellations(step, cancelled)
+    counts = {"hub_fulfillments_landed": landed, "cancelled_by_the_hub": len(issues)}
+    return StepReport(counts=counts, issues=issues)
 
 
 def landed_fulfillments(step: RetailerStep) -> int:
     """`land_hub_fulfillments` as a count (tests read it)."""
+    return _land(step)[0]
+
+
+def hub_cancellations(step: RetailerStep, cancelled: list[tuple[dict, dict]]) -> list[OrderIssue]:
+    """Hub orders cancelled at the hub, not by our follow-up of a retailer cancel (FAULTS
+    O15): the retailer's recipients are told, with the lines, so the retailer order is
+    never left waiting for a parcel that will not come. Alerted once per order."""
+    ours = follow_ups.cancelled_by_us(
+        step.conn, step.key, [link["retailer_order_gid"] for _, link in cancelled]
+    )
+    issues = []
+    for node, link in cancelled:
+        gid = link["retailer_order_gid"]
+        if gid in ours:
+            continue
+        lines = ", ".join(f"{line.get('sku')} x{line.get('quantity')}"
+                          for line in link.get("hub_lines") or []) or "its lines"  # fmt: skip
+        fix = (
+            f"The hub cancelled {node.get('name') or node['id']} ({lines}) at "
+            f"{node['cancelledAt']} without shipping it: the hub will not ship retailer order "
+            f"{gid}. Cancel or refund it at the retailer, or have it shipped another way."
+        )
+        issues.append(OrderIssue(f"hub_cancelled:order:{step.key}:{gid}", step.key,
+                                 gid, "cancelled at the hub", fix))  # fmt: skip
+    return issues
+
+
+def _land(step: RetailerStep) -> tuple[int, list[tuple[dict, dict]]]:
+    """Fulfillments landed, and the (hub order, link) pairs of cancelled hub orders."""
     retailer, hub = step.retailer, step.hub
     nodes: dict[str, dict[str, Any]] = {}
     for start, end in step.windows:
@@ -78,10 +112,13 @@ def landed_fulfillments(step: RetailerStep) -> int:
     # Only the links of the hub orders just read: cost does not grow with history.
     links = linked_orders(step.conn, retailer.key, list(nodes))
     landed: dict[str, ledger.LandedFulfillment] = {}
+    cancelled = []
     for node in nodes.values():
         link = links.get(node["id"])
         if link is None:  # a hub order we did not make (or not recorded yet)
             continue
+        if node.get("cancelledAt"):
+            cancelled.append((node, link))
         full = complete_order(node, hub.execute, fulfillments_first=HUB_ORDER_FULFILLMENTS_FIRST)
         for raw, f in zip(
             full.get("fulfillments") or [],
@@ -100,7 +137,7 @@ def landed_fulfillments(step: RetailerStep) -> int:
                 lines=[{"sku": ln.sku, "quantity": ln.quantity} for ln in f.lines],
                 raw=raw,
             )
-    return ledger.land_fulfillments(step.conn, landed.values())
+    return ledger.land_fulfillments(step.conn, landed.values()), cancelled
 
 
 def read_retailer_order(client: ShopifyClient, order_gid: str) -> tuple[RetailerOrder, dict]:
@@ -167,6 +204,7 @@ class _ShipmentWrite:
             hub_location_id=step.retailer.hub_location_id,
             notify_customer=step.options.notify_customer,
             exclude_ids=ledger.linked_elsewhere(step.conn, self.order_gid, hub_f.id),
+            sku_matching=step.retailer.sku_matching,
         )
         self.lines = [{"sku": ln.sku, "quantity": ln.quantity} for ln in plan.lines]
         if plan.status is PlanStatus.EXISTS:

@@ -21,12 +21,14 @@ from sync.follow_ups import complete_order
 from sync.models import RetailerOrder
 from sync.order_changes import detect_post_import_changes
 from sync.orders import Classification, classify_order, hub_lines
+from sync.sku_matching import lookup_candidates
 from sync.windows import lookback_window, window_query
 
 
 @dataclass
 class LandingStats:
     read: int = 0
+    sku_normalised: int = 0  # lines of newly eligible orders matched by normalisation (O11)
     by_status: dict[str, int] = field(default_factory=dict)
     by_reason: dict[str, int] = field(default_factory=dict)
     quarantined: list[OrderIssue] = field(default_factory=list)  # for the alert digest
@@ -34,10 +36,12 @@ class LandingStats:
 
     def report(self) -> StepReport:
         counts = {"orders_read": self.read, "quarantined": len(self.quarantined),
-                  "flagged_after_import": len(self.flagged)}  # fmt: skip
+                  "flagged_after_import": len(self.flagged),
+                  "sku_normalised_matches": self.sku_normalised}  # fmt: skip
         counts.update({f"status_{k}": v for k, v in sorted(self.by_status.items())})
         counts.update({f"reason_{k}": v for k, v in sorted(self.by_reason.items())})
-        return StepReport(counts=counts, issues=self.quarantined + self.flagged)
+        # Flags are told by the follow-up step, with what it did about them: one alert each.
+        return StepReport(counts=counts, issues=self.quarantined)
 
 
 def read_window_orders(
@@ -56,15 +60,26 @@ def read_window_orders(
 
 
 def hub_variants_for(hub: ShopifyClient, orders: list[RetailerOrder], location: str) -> dict:
-    """One batched SKU look-up at the hub for every SKU the hub would ship."""
-    skus = {
-        line.sku
-        for order in orders
-        for fo in order.fulfillment_orders_at(location)
-        for line in fo.lines
-        if line.sku
-    }
-    return hub.variants_by_sku(sorted(skus)) if skus else {}
+    """One batched SKU look-up at the hub for every SKU the hub would ship; a second one,
+    only for SKUs not found exactly, for their trimmed and re-cased forms, so a near miss
+    is matched (when the retailer opted in) or reported exactly (O11)."""
+    skus = sorted(
+        {
+            line.sku
+            for order in orders
+            for fo in order.fulfillment_orders_at(location)
+            for line in fo.lines
+            if line.sku
+        }
+    )
+    if not skus:
+        return {}
+    found = hub.variants_by_sku(skus)
+    missing = [sku for sku in skus if not found.get(sku)]
+    others = [form for form in lookup_candidates(missing) if form not in found]
+    if others:
+        found.update(hub.variants_by_sku(others))
+    return found
 
 
 def classify(
@@ -81,6 +96,7 @@ def classify(
         now=now,
         hold_window=hold_window,
         retailer=retailer.key,
+        sku_matching=retailer.sku_matching,
     )
 
 
@@ -128,6 +144,7 @@ def _classify_and_land(step: RetailerStep, raw_orders, orders, variants) -> Land
         else:
             c = classify(order, retailer, variants, step.now, step.hold_window)
             status, reason, message = str(c.status), str(c.reason), c.message
+            stats.sku_normalised += len(c.normalised)
             if status == "quarantined":
                 key = f"quarantined:order:{retailer.key}:{order.id}:{reason}"
                 stats.quarantined.append(OrderIssue(key, retailer.key, order.name, reason, message))

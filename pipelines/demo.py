@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
     ok = summary["duplicate_hub_orders"] == 0 and summary["duplicate_retailer_fulfillments"] == 0
     ok = ok and summary["inventory_drift_after"] == 0 and summary["oversell_exposure"] == 0
     ok = ok and summary["console_jobs_failed"] == 0
+    ok = ok and summary["pushed_after_cancel"] == 0 and summary["cancelled_open_at_hub"] == 0
     return 0 if ok and summary["checks_failed"] == 0 else 1
 
 

@@ -14,6 +14,7 @@ from assets.partitions import HOURLY_FLOWS, partition_key, retailer_of, retailer
 from resources.ledgers import inventory as inventory_ledger
 from resources.ledgers import summary
 from resources.ledgers.exceptions import exception_counts
+from resources.ledgers.follow_ups import follow_up_counts
 from resources.registry import RegistryResource
 from sync.audit import audit_inventory, audit_stores, store_levels
 from sync.inventory import SafetyStock
@@ -74,6 +75,7 @@ class DemoCycle:
                 f"hub orders created {meta.get('hub_orders_created', 0):>3}"
             )
         time.sleep(1.0)  # hub fulfillment orders appear shortly after orderCreate
+        self._change_imported_orders(last)
         shipped = self.sim.run_warehouse(seed=7)
         self.say(
             f"warehouse shipped {len(shipped['fulfillments'])} parcels "
@@ -103,6 +105,43 @@ class DemoCycle:
         self._run_console_job("daily_summary_job", f"{day:%Y-%m-%d}", "daily_summary")
         self._run_console_job("weekly_report_job", f"{week:%Y-%m-%d}", "weekly_report")
         return self.summary()
+
+    def _change_imported_orders(self, hour: datetime) -> None:
+        """Retailers cancel and edit a few orders already imported (FAULTS O12, O14); the
+        next orders tick carries each change to the hub before the warehouse ships."""
+        import os
+
+        with psycopg.connect(os.environ["SHOPSYNC_DATABASE_URL"]) as conn:
+            imported = conn.execute(
+                "SELECT retailer, retailer_order_gid FROM shopsync.order_links"
+                " WHERE state = 'confirmed' ORDER BY retailer, retailer_order_gid"
+            ).fetchall()
+        by_retailer: dict[str, list[str]] = {}
+        for retailer, gid in imported:
+            by_retailer.setdefault(retailer, []).append(gid)
+        changes = {"cancel": 0, "quantity": 0, "remove": 0}
+        for i, (retailer, gids) in enumerate(sorted(by_retailer.items())[:2]):
+            domain = self.registry.retailer(retailer).shop_domain
+            self.sim.shopper_cancel(domain=domain, order_id=gids[0], seed=i)
+            changes["cancel"] += 1
+            for action, gid in zip(("quantity", "remove"), gids[1:3], strict=False):
+                try:
+                    self.sim.shopper_edit(domain=domain, order_id=gid, action=action, seed=i)
+                    changes[action] += 1
+                except ValueError as exc:  # a one-line order cannot lose its only line
+                    self.say(f"edit skipped: {exc}")
+        self.say(f"retailers cancelled {changes['cancel']} imported orders and edited "
+                 f"{changes['quantity'] + changes['remove']}")  # fmt: skip
+        time.sleep(1.5)  # the retailers' search index catches up
+        by_retailer_meta = self._run("orders", hour, hour)
+        for retailer, meta in sorted(by_retailer_meta.items()):
+            if meta.get("follow_ups_seen"):
+                self.say(
+                    f"follow   {retailer:<22} cancelled at hub "
+                    f"{meta.get('follow_ups_cancelled', 0)}, edited at hub "
+                    f"{meta.get('follow_ups_edited', 0)}, held for a person "
+                    f"{meta.get('follow_ups_held_for_review', 0)}"
+                )
 
     def _run_console_job(self, job: str, partition: str | None = None, emails: str = "") -> None:
         config = (
@@ -188,6 +227,7 @@ class DemoCycle:
                 ).fetchall()
             )
             exceptions = exception_counts(conn, retailers=[r.key for r in self.registry.retailers])
+            follow_ups = follow_up_counts(conn)
         by_retailer = totals["by_retailer"]
         counts = {
             s: sum(c.get(s, 0) for c in by_retailer.values())
@@ -203,6 +243,13 @@ class DemoCycle:
             "fulfillments_pushed": totals["fulfillments_pushed"],
             "duplicate_retailer_fulfillments": audit.duplicate_retailer_fulfillments,
             "missing_retailer_fulfillments": audit.missing_retailer_fulfillments,
+            "orders_cancelled_at_hub": follow_ups.get("cancelled", 0),
+            "orders_edited_at_hub": follow_ups.get("edited", 0),
+            "held_for_review": follow_ups.get("held_for_review", 0),
+            "follow_ups_failed": follow_ups.get("failed", 0),
+            "cancelled_at_retailer_after_import": audit.cancelled_at_retailer,
+            "cancelled_open_at_hub": audit.cancelled_open_at_hub,
+            "pushed_after_cancel": audit.pushed_after_cancel,
             "checks_run": self.checks_run,
             "checks_failed": self.checks_failed,
             "inventory_skus_compared": stock.skus_compared,

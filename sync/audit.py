@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sync.inventory import levels_frame, oversell_exposure, pair_skus, with_targets
@@ -26,6 +27,11 @@ class Audit:
     retailer_fulfillments_pushed: int = 0
     duplicate_retailer_fulfillments: int = 0
     missing_retailer_fulfillments: int = 0
+    #: Imported orders the retailer cancelled; of those, hub orders neither cancelled nor
+    #: held (the warehouse could still ship them) and shipments pushed after the cancel.
+    cancelled_at_retailer: int = 0
+    cancelled_open_at_hub: int = 0
+    pushed_after_cancel: int = 0
     problems: list[str] = field(default_factory=list)
 
 
@@ -68,7 +74,35 @@ def audit_stores(
                 audit.problems.append(f"{source}: retailer order not found in its store")
             continue
         _compare(audit, source, shipped, retailer_order.get("fulfillments", []))
+        if retailer_order.get("cancelled_at"):
+            _audit_cancel(audit, source, orders, retailer_order)
     return audit
+
+
+def _live_unheld(hub_order: Mapping[str, Any]) -> bool:
+    """The hub order can still ship: not cancelled, a fulfillment order with units left
+    that no shopsync hold stops."""
+    if hub_order.get("cancelled_at"):
+        return False
+    for fo in hub_order.get("fulfillment_orders") or []:
+        left = sum(x.get("remaining_quantity", 0) for x in fo.get("line_items") or [])
+        ours = any(h.get("handle") == "shopsync" for h in fo.get("holds") or [])
+        if left and fo.get("status") in ("OPEN", "IN_PROGRESS", "SCHEDULED") and not ours:
+            return True
+    return False
+
+
+def _audit_cancel(audit: Audit, source: str, hub_orders: list, retailer_order: Mapping) -> None:
+    audit.cancelled_at_retailer += 1
+    if any(_live_unheld(o) for o in hub_orders):
+        audit.cancelled_open_at_hub += 1
+        audit.problems.append(f"{source}: cancelled at the retailer, still open at the hub")
+    cancelled = datetime.fromisoformat(retailer_order["cancelled_at"])
+    shipments = [f for f in retailer_order.get("fulfillments", []) if f.get("created_at")]
+    after = [f for f in shipments if datetime.fromisoformat(f["created_at"]) > cancelled]
+    if after:
+        audit.pushed_after_cancel += len(after)
+        audit.problems.append(f"{source}: {len(after)} shipment(s) pushed after the cancel")
 
 
 def _compare(audit: Audit, source: str, hub: list, retailer: list) -> None:

@@ -35,6 +35,9 @@ class ExceptionKind(StrEnum):
     REFUSED = "refused"  # orderCreate answered with user errors: never retried by itself
     TERMINAL_SHIPMENT = "terminal_shipment"  # a hub shipment that cannot be pushed
     INVENTORY_MISMATCH = "inventory_mismatch"  # a SKU not synced until someone fixes it
+    HELD_FOR_REVIEW = "held_for_review"  # changed at the retailer, held at the hub for a person
+    FOLLOW_UP_FAILED = "follow_up_failed"  # Shopify refused to hold, cancel or edit the hub order
+    REFUNDED_AFTER_IMPORT = "refunded_after_import"  # money went back at the retailer
 
 
 #: Quarantine and terminal reasons that are settled outcomes: nobody has anything to do.
@@ -188,6 +191,15 @@ def fix_of(row: ExceptionRow) -> str:
         return f"Cancel or hold {hub} in the hub store so it never ships, {_RESOLVE}."
     if kind == ExceptionKind.EDITED_AFTER_IMPORT:
         return _sentence(f"Edit or hold {hub} to match the retailer ({detail}), {_RESOLVE}")
+    if kind == ExceptionKind.HELD_FOR_REVIEW:
+        return _sentence(f"{detail} ({hub}), {_RESOLVE}")
+    if kind == ExceptionKind.REFUNDED_AFTER_IMPORT:
+        return _sentence(
+            f"{detail} after the hub order was made: settle the shipped goods or the return "
+            f"with the retailer (nothing is pushed for a refund), {_RESOLVE}"
+        )
+    if kind == ExceptionKind.FOLLOW_UP_FAILED:
+        return _sentence(f"{detail}: hold, cancel or edit {hub} by hand, {_RESOLVE}")
     if kind == ExceptionKind.TERMINAL_SHIPMENT:
         if row.reason in TERMINAL_FIXES:
             return TERMINAL_FIXES[row.reason]

@@ -53,6 +53,26 @@ SELECT f.kind, f.retailer, f.retailer_order_gid, o.name, f.kind, f.detail, f.fla
     ON l.retailer = f.retailer AND l.retailer_order_gid = f.retailer_order_gid
  WHERE f.resolved_at IS NULL
 UNION ALL
+SELECT CASE u.state WHEN 'failed' THEN 'follow_up_failed' ELSE 'held_for_review' END,
+       u.retailer, u.retailer_order_gid, u.retailer_order_name, u.change_key, u.detail,
+       u.created_at, o.updated_at, u.retailer_order_gid, l.hub_order_name
+  FROM shopsync.order_follow_ups u
+  LEFT JOIN shopsync.retailer_orders o
+    ON o.retailer = u.retailer AND o.order_gid = u.retailer_order_gid
+  LEFT JOIN shopsync.order_links l
+    ON l.retailer = u.retailer AND l.retailer_order_gid = u.retailer_order_gid
+ WHERE u.state IN ('held_for_review', 'failed')
+UNION ALL
+SELECT 'refunded_after_import', o.retailer, o.order_gid, o.name, 'refunded',
+       'refunded ' || (r -> 'totalRefundedSet' -> 'shopMoney' ->> 'amount') || ' '
+       || (r -> 'totalRefundedSet' -> 'shopMoney' ->> 'currencyCode') || ' at the retailer',
+       (r ->> 'createdAt')::timestamptz, o.updated_at, o.order_gid, l.hub_order_name
+  FROM shopsync.retailer_orders o
+  JOIN shopsync.order_links l ON l.retailer = o.retailer AND l.retailer_order_gid = o.order_gid
+  CROSS JOIN LATERAL jsonb_array_elements(coalesce(o.raw -> 'refunds', '[]'::jsonb)) r
+ WHERE l.state IN ('created', 'confirmed')
+   AND (r ->> 'createdAt')::timestamptz > coalesce(l.created_at, l.claimed_at)
+UNION ALL
 SELECT 'refused', l.retailer, l.retailer_order_gid, o.name, 'hub_refused',
        coalesce(l.last_error, ''), l.claimed_at, coalesce(o.updated_at, l.claimed_at),
        l.retailer_order_gid, NULL

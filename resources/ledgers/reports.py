@@ -25,6 +25,15 @@ UNION ALL SELECT retailer, 'orders', 'quarantined: ' || coalesce(reason, 'unknow
 UNION ALL SELECT retailer, 'orders', 'changed after import: ' || kind, count(*)
  FROM shopsync.order_flags WHERE flagged_at >= %(since)s AND flagged_at < %(until)s
  GROUP BY retailer, kind
+UNION ALL SELECT retailer, 'orders', 'followed at hub: ' || replace(state, '_', ' '), count(*)
+ FROM shopsync.order_follow_ups WHERE done_at >= %(since)s AND done_at < %(until)s
+ GROUP BY retailer, state
+UNION ALL SELECT o.retailer, 'orders', 'refunds at the retailer', count(*)
+ FROM shopsync.retailer_orders o
+ CROSS JOIN LATERAL jsonb_array_elements(coalesce(o.raw -> 'refunds', '[]'::jsonb)) r
+ WHERE (r ->> 'createdAt')::timestamptz >= %(since)s
+   AND (r ->> 'createdAt')::timestamptz < %(until)s
+ GROUP BY o.retailer
 UNION ALL SELECT retailer, 'fulfillments', 'pushed', count(*) FROM shopsync.fulfillment_links
  WHERE state = 'created' AND created_at >= %(since)s AND created_at < %(until)s GROUP BY retailer
 UNION ALL SELECT retailer, 'fulfillments', 'could not be pushed', count(*)

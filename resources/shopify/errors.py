@@ -135,6 +135,10 @@ class MutationResult(BaseModel):
         data = data or {}
         errors: list[UserError] = []
         for payload in data.values():
-            if isinstance(payload, dict):
-                errors.extend(UserError.model_validate(e) for e in payload.get("userErrors") or [])
+            if not isinstance(payload, dict):
+                continue
+            # `userErrors`, and typed lists such as orderCancel's `orderCancelUserErrors`.
+            for key, found in payload.items():
+                if key == "userErrors" or key.endswith("UserErrors"):
+                    errors.extend(UserError.model_validate(e) for e in found or [])
         return cls(operation=operation, data=data, user_errors=errors)

@@ -115,7 +115,7 @@ def test_client_estimate_matches_the_cost_model(name: str) -> None:
 
 SEND_METHODS = {"execute", "mutate", "paginate", "load_operation"}
 _OPERATION_NAME = re.compile(r"^[a-z][a-z0-9_]*$")  # not SQL passed to cursor.execute
-CODE_DIRS = ("resources", "assets", "sync", "pipelines", "checks", "bench")
+CODE_DIRS = ("resources", "assets", "flows", "sync", "pipelines", "checks", "bench")
 
 
 def operation_literals() -> set[tuple[str, str]]:
