@@ -70,7 +70,8 @@ SELECT 'refunded_after_import', o.retailer, o.order_gid, o.name, 'refunded',
   FROM shopsync.retailer_orders o
   JOIN shopsync.order_links l ON l.retailer = o.retailer AND l.retailer_order_gid = o.order_gid
   CROSS JOIN LATERAL jsonb_array_elements(coalesce(o.raw -> 'refunds', '[]'::jsonb)) r
- WHERE l.state IN ('created', 'confirmed')
+ WHERE jsonb_array_length(coalesce(o.raw -> 'refunds', '[]'::jsonb)) > 0
+   AND l.state IN ('created', 'confirmed')
    AND (r ->> 'createdAt')::timestamptz > coalesce(l.created_at, l.claimed_at)
 UNION ALL
 SELECT 'refused', l.retailer, l.retailer_order_gid, o.name, 'hub_refused',

@@ -63,20 +63,25 @@ class Candidate:
     done_keys: tuple[str, ...]  # follow-ups finished
 
 
-_CANDIDATES_SQL = """
+_OPEN = "f.retailer = o.retailer AND f.retailer_order_gid = o.order_gid AND f.done_at IS NULL"
+_DONE = "f.retailer = o.retailer AND f.retailer_order_gid = o.order_gid AND f.done_at IS NOT NULL"
+#: Orders this run landed (index retailer_orders_last_run) and orders with a follow-up
+#: still open: never a scan of the retailer's whole history.
+_CANDIDATES_SQL = f"""
 SELECT o.order_gid, o.raw, l.source_snapshot, l.hub_order_gid,
-       coalesce(array_agg(f.change_key) FILTER (WHERE f.change_key IS NOT NULL
-                                                AND f.done_at IS NULL), '{}'),
-       coalesce(array_agg(f.change_key) FILTER (WHERE f.done_at IS NOT NULL), '{}')
-FROM shopsync.retailer_orders o
+       coalesce((SELECT array_agg(f.change_key) FROM shopsync.order_follow_ups f
+                 WHERE {_OPEN}), '{{}}'),
+       coalesce((SELECT array_agg(f.change_key) FROM shopsync.order_follow_ups f
+                 WHERE {_DONE}), '{{}}')
+FROM (SELECT order_gid FROM shopsync.retailer_orders
+      WHERE retailer = %(retailer)s AND last_run_id = %(run_id)s
+      UNION
+      SELECT retailer_order_gid FROM shopsync.order_follow_ups
+      WHERE retailer = %(retailer)s AND done_at IS NULL) wanted
+JOIN shopsync.retailer_orders o ON o.retailer = %(retailer)s AND o.order_gid = wanted.order_gid
 JOIN shopsync.order_links l ON l.retailer = o.retailer AND l.retailer_order_gid = o.order_gid
-LEFT JOIN shopsync.order_follow_ups f
-       ON f.retailer = o.retailer AND f.retailer_order_gid = o.order_gid
-WHERE o.retailer = %(retailer)s AND l.state IN ('created', 'confirmed')
+WHERE l.state IN ('created', 'confirmed')
   AND l.hub_order_gid IS NOT NULL AND l.source_snapshot IS NOT NULL
-GROUP BY o.order_gid, o.raw, l.source_snapshot, l.hub_order_gid, o.last_run_id
-HAVING o.last_run_id = %(run_id)s
-    OR bool_or(f.change_key IS NOT NULL AND f.done_at IS NULL)
 ORDER BY o.order_gid
 """
 

@@ -31,7 +31,8 @@ UNION ALL SELECT retailer, 'orders', 'followed at hub: ' || replace(state, '_', 
 UNION ALL SELECT o.retailer, 'orders', 'refunds at the retailer', count(*)
  FROM shopsync.retailer_orders o
  CROSS JOIN LATERAL jsonb_array_elements(coalesce(o.raw -> 'refunds', '[]'::jsonb)) r
- WHERE (r ->> 'createdAt')::timestamptz >= %(since)s
+ WHERE jsonb_array_length(coalesce(o.raw -> 'refunds', '[]'::jsonb)) > 0
+   AND (r ->> 'createdAt')::timestamptz >= %(since)s
    AND (r ->> 'createdAt')::timestamptz < %(until)s
  GROUP BY o.retailer
 UNION ALL SELECT retailer, 'fulfillments', 'pushed', count(*) FROM shopsync.fulfillment_links

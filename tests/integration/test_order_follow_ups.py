@@ -309,3 +309,34 @@ def test_o14_a_line_added_at_the_retailer_is_added_at_the_hub_or_held_when_not_s
     assert states(flow) == {sold.id: "edited", unsold.id: "held_for_review"}
     held = hub_state(flow, shop, unsold)
     assert all(fo.held_by_us for fo in held.fulfillment_orders if fo.live)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "state", "writes"),
+    [
+        ("edit", "orderEditCommit", "edited", {"orderEditCommit": 1}),
+        ("cancel_after_part_shipped", "fulfillmentOrderHold", "held_for_review",
+         {"fulfillmentOrderHold": 1, "orderCancel": 0}),
+    ],
+)  # fmt: skip
+def test_o13_o14_under_a_lost_response_the_write_is_not_repeated(
+    flow, change, field, state, writes
+):
+    """The edit's commit, or the hold of a part-shipped cancel, commits and its answer is
+    lost (FAULTS: lost response after commit); the next cycle sees it at the hub."""
+    key = "botanical-interests"
+    a, b = RetailerShop(flow, key).skus(2)
+    shop, order = imported(flow, key, Line(a, 2), Line(b, 1))
+    if change == "edit":
+        shop.edit_quantity(order, a, 1)
+    else:
+        HubShop(flow).ship(HubShop(flow).order_for(shop, order), {a: 1})
+        shop.cancel(order)
+    hub_domain = flow.registry.hub.shop_domain
+    flow.sim.set_faults(hub_domain, lose_response_after_commit=1.0, only_fields=[field],
+                        max_faults=1)  # fmt: skip
+    first = follow_up(flow, key)
+    assert first.pending and "response lost" in first.pending[0]
+    flow.sim.clear_faults(hub_domain)
+    assert follow_up(flow, key).by_state == {state: 1}
+    assert {f: executed(flow, "hub", f) for f in writes} == writes
