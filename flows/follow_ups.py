@@ -104,8 +104,11 @@ def _follow_up(step: RetailerStep, candidate: ledger.Candidate, stats: FollowUpS
     try:
         row = _carry_out(step, row, plan, hub)
     except ShopifyAmbiguousWriteError as exc:
-        ledger.advance(step.conn, row, row.state, ambiguous_at=step.now, last_error=str(exc),
-                       attempt=True)  # fmt: skip
+        # The step in flight is the row's state now (the hold may be behind it already):
+        # re-read it, so the lost write is the one marked and not resent blind.
+        row = ledger.get(step.conn, row.retailer, row.retailer_order_gid, row.change_key) or row
+        row = ledger.advance(step.conn, row, row.state, ambiguous_at=step.now,
+                             last_error=str(exc), attempt=True)  # fmt: skip
         stats.pending.append(f"{order.name}: {row.state}, response lost; re-read next run")
         return row
     if row.done:

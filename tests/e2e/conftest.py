@@ -1,4 +1,4 @@
-"""Session fixtures of the browser test: Debian's chromium, one running stack (simulator +
+"""Package fixtures of the browser test: Debian's chromium, one running stack (simulator +
 `dagster dev` on scratch databases) for all tests, a fresh browser page per test, and what
 the UI should show, taken from the project's own Definitions and test registry.
 
@@ -29,7 +29,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 OUTPUT = Path(__file__).resolve().parent / "output"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium() -> Path:
     if CHROMIUM.exists():
         return CHROMIUM
@@ -42,7 +42,7 @@ def chromium() -> Path:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def output_dir() -> Path:
     """tests/e2e/output/, emptied first so every screenshot in it is from this session."""
     shutil.rmtree(OUTPUT, ignore_errors=True)
@@ -50,12 +50,12 @@ def output_dir() -> Path:
     return OUTPUT
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def shots(output_dir: Path) -> Shots:
     return Shots(output_dir)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(chromium: Path, output_dir: Path, tmp_path_factory) -> Iterator[Stack]:
     began = time.monotonic()
     started = start_stack(output_dir, tmp_path_factory.mktemp("e2e"))
@@ -67,7 +67,10 @@ def stack(chromium: Path, output_dir: Path, tmp_path_factory) -> Iterator[Stack]
         started.stop()
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an asyncio loop running in the
+# main thread while it is open; closed when the e2e package ends, the tests collected
+# after it (asyncio.run in dagster_graphql's test utils) never meet it.
+@pytest.fixture(scope="package")
 def browser(chromium: Path) -> Iterator[Browser]:
     began = time.monotonic()
     with sync_playwright() as playwright:
@@ -84,7 +87,7 @@ def page(stack: Stack, browser: Browser) -> Iterator[Page]:
     opened.context.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def expected(stack: Stack) -> Expected:
     began = time.monotonic()
     found = expected_for(stack.registry)

@@ -59,11 +59,13 @@ class Expected:
 
 def expected_for(registry_path: Path) -> Expected:
     """Build the Definitions as the code server does with $SHOPSYNC_REGISTRY set."""
+    # Imported first, on the environment's registry: importing builds the module's own
+    # `defs`, which later tests of the session use; only this call sees the e2e registry.
+    from pipelines.definitions import build_definitions
+
     before = os.environ.get("SHOPSYNC_REGISTRY")
     os.environ["SHOPSYNC_REGISTRY"] = str(registry_path)
     try:
-        from pipelines.definitions import build_definitions
-
         defs = build_definitions()
         registry = load_registry(registry_path)
     finally:

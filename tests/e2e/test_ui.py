@@ -70,7 +70,7 @@ def test_hourly_assets_list_the_retailer_partitions(
             )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ui_materialization(browser: Browser, stack: Stack, shots: Shots) -> tuple[str, api.Run]:
     """One partition materialized from its asset page: select it, Materialize…, Launch."""
     partition = f"{hour_floor(datetime.now(UTC)) - timedelta(hours=1):{HOUR}}|{GOOD}"
@@ -123,7 +123,7 @@ def _tick_label(tick: datetime) -> str:
     return f"{tick:%b} {tick.day}, {tick.hour % 12 or 12}:{tick:%M} {tick:%p} UTC"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def launched_backfill() -> dict:
     """Filled by the test that launches the backfill, read by the one (last in the file)
     that checks it healed: the backfill daemon picks backfills up every 30 s, and the two
