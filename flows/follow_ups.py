@@ -90,7 +90,8 @@ def _follow_up(step: RetailerStep, candidate: ledger.Candidate, stats: FollowUpS
     if cancelled or order.cancelled_at:
         plan = plan_cancel(order, hub)
     else:
-        plan = plan_edit(order, hub, location, _variants_to_add(step, order, hub))
+        variants = _variants_to_add(step, order, hub)
+        plan = plan_edit(order, hub, location, variants, step.retailer.sku_matching)
         if plan is None:  # the hub already ships this: an open edit's commit had landed
             return _close_landed_edit(step, order, candidate, stats)
     row = ledger.claim(

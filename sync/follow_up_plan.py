@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 from sync.models import HELD_FO_STATUSES, OPEN_FO_STATUSES, RetailerOrder, nodes
+from sync.sku_matching import EXACT, HubSkus, SkuMatching, fold_units
 
 #: The handle of every hold shopsync places; a hold without it is someone else's.
 HOLD_HANDLE = "shopsync"
@@ -194,10 +195,14 @@ def plan_edit(
     hub: HubOrder,
     hub_location_id: str,
     hub_variants: Mapping[str, Sequence[str]],
+    policy: SkuMatching = EXACT,
 ) -> FollowUp | None:
     """The edit that makes the hub order ship what the retailer order asks now (None: it
-    already does). `hub_variants`: SKU -> hub variant ids, for lines to add."""
-    target = target_quantities(order, hub_location_id)
+    already does). `hub_variants`: SKU -> hub variant ids, for lines to add. Retailer SKUs
+    are read as the hub's under the retailer's matching `policy` (O11), so an order
+    imported through a normalised match is not taken for an edit."""
+    on_hub = HubSkus(line.sku for line in hub.lines if line.sku)
+    target = fold_units(target_quantities(order, hub_location_id), on_hub, policy)
     current: dict[str, HubLineItem] = {}
     for line in hub.lines:
         if line.sku and line.current_quantity:

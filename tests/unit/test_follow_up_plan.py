@@ -127,3 +127,17 @@ def test_a_second_edit_is_a_new_follow_up_and_the_same_edit_the_same():
     assert change_key(once, HUB_LOCATION) == change_key(again, HUB_LOCATION)
     assert change_key(once, HUB_LOCATION) != change_key(twice, HUB_LOCATION)
     assert change_key(cancelled_order(), HUB_LOCATION) == "cancel"
+
+
+def test_o11_an_order_imported_through_a_normalised_sku_is_not_taken_for_an_edit():
+    """The retailer sells 'FERN-1 ' (imported as the hub's 'FERN-1' under trim_whitespace):
+    no edit while the quantities agree; a real quantity change is planned on 'FERN-1'."""
+    from sync.sku_matching import SkuMatching
+
+    trim = SkuMatching(trim_whitespace=True)
+    same = edited(line_item(1, "FERN-1 ", 2), line_item(2, "MOSS-2", 1))
+    assert plan_edit(same, hub_order(), HUB_LOCATION, {}, trim) is None
+    changed = edited(line_item(1, "FERN-1 ", 2, current=1), line_item(2, "MOSS-2", 1))
+    plan = plan_edit(changed, hub_order(), HUB_LOCATION, {}, trim)
+    assert [(e.sku, e.quantity) for e in plan.edits] == [("FERN-1", 1)]
+    assert plan.extra["target"] == {"FERN-1": 1, "MOSS-2": 1}
