@@ -51,6 +51,19 @@ def imported(flow, key: str, *lines: Line):
     return shop, order
 
 
+def changed_order(flow, key: str, change: str):
+    """An imported order of two lines, then edited (one line's quantity down) or, after the
+    hub shipped one unit, cancelled at the retailer."""
+    a, b = RetailerShop(flow, key).skus(2)
+    shop, order = imported(flow, key, Line(a, 2), Line(b, 1))
+    if change == "edit":
+        shop.edit_quantity(order, a, 1)
+    else:
+        HubShop(flow).ship(HubShop(flow).order_for(shop, order), {a: 1})
+        shop.cancel(order)
+    return order
+
+
 def follow_up(flow, key: str):
     """One orders cycle's landing, then its follow-up step (same run), on one connection
     and one pair of clients per test and retailer (a loop must not pile up connections)."""
@@ -281,13 +294,7 @@ def test_o13_o14_killed_after_the_write_before_the_ledger_the_rerun_repeats_noth
     """The orders_job worker SIGKILLed right after Shopify committed the step's write (the
     edit's commit; the hold of a part-shipped cancel), before the ledger recorded it."""
     key = "epic-gardening"
-    a, b = RetailerShop(flow, key).skus(2)
-    shop, order = imported(flow, key, Line(a, 2), Line(b, 1))
-    if change == "edit":
-        shop.edit_quantity(order, a, 1)
-    else:
-        HubShop(flow).ship(HubShop(flow).order_for(shop, order), {a: 1})
-        shop.cancel(order)
+    order = changed_order(flow, key, change)
     proc = start_worker("--retailer", key, "--mode", "job", "--kill-after", kill_after)
     assert finished(proc) < 0
     assert states(flow)[order.id] != state  # the kill came before the ledger's record
@@ -334,13 +341,7 @@ def test_o13_o14_under_a_lost_response_the_write_is_not_repeated(
     """The edit's commit, or the hold of a part-shipped cancel, commits and its answer is
     lost (FAULTS: lost response after commit); the next cycle sees it at the hub."""
     key = "botanical-interests"
-    a, b = RetailerShop(flow, key).skus(2)
-    shop, order = imported(flow, key, Line(a, 2), Line(b, 1))
-    if change == "edit":
-        shop.edit_quantity(order, a, 1)
-    else:
-        HubShop(flow).ship(HubShop(flow).order_for(shop, order), {a: 1})
-        shop.cancel(order)
+    changed_order(flow, key, change)
     hub_domain = flow.registry.hub.shop_domain
     flow.sim.set_faults(hub_domain, lose_response_after_commit=1.0, only_fields=[field],
                         max_faults=1)  # fmt: skip
