@@ -23,7 +23,7 @@ from resources.ledgers import reports as ledger
 from resources.ledgers.exceptions import exception_counts
 from resources.registry import Registry
 from sync import health as h
-from sync.reports import FLOWS, FlowStatus, ReportWindow, bucket, judge_status
+from sync.reports import FLOWS, FlowStatus, ReportWindow, bucket, by_cell, judge_status
 
 #: What waits on each flow, as the status table's "pending" names it.
 PENDING = {
@@ -109,11 +109,12 @@ def _retailers(reg: Registry, figures: ledger.Figures, runs: Sequence[h.RunLike]
 
 
 def _statuses(reg, runs, figures, crossed) -> list[FlowStatus]:
-    statuses = []
+    statuses, cells = [], by_cell(r for r in runs if r.finished)
+    entries = {r.key: r for r in reg.retailers}
     for retailer in _retailers(reg, figures, runs):
-        entry = next((r for r in reg.retailers if r.key == retailer), None)
+        entry = entries.get(retailer)
         for flow in FLOWS:
-            mine = [r for r in runs if r.retailer == retailer and r.flow == flow and r.finished]
+            mine = cells.get((retailer, flow), [])
             ok = [r for r in mine if r.retailer_ok]
             last = max((r.ended_at for r in ok if r.ended_at), default=None)
             statuses.append(judge_status(
@@ -123,11 +124,6 @@ def _statuses(reg, runs, figures, crossed) -> list[FlowStatus]:
                 pending={p: _of(figures, retailer, flow, p) for p in PENDING[flow]},
             ))  # fmt: skip
     return statuses
-
-
-def _failed_runs(runs: Sequence[h.RunLike], retailer: str, flow: str) -> list[h.RunLike]:
-    mine = [r for r in runs if r.retailer == retailer and r.flow == flow and r.finished]
-    return [r for r in mine if not r.retailer_ok]
 
 
 def _checks(inputs: SummaryInputs, retailer: str | None, flow: str | None) -> int:
@@ -157,11 +153,11 @@ def _sections(reg, figures, inputs: SummaryInputs, api, queue, statuses) -> list
     inventory = [(r, *(_of(figures, r, "inventory", k)
                        for k in ("SKUs synced", "drift corrected", "SKUs not synced")))
                  for r in retailers if "inventory" in figures.get(r, {})]  # fmt: skip
-    runs = []
+    runs, cells = [], by_cell(inputs.runs)
     for retailer in [*retailers, "hub"]:
         for flow in FLOWS:
-            mine = [r for r in inputs.runs if r.retailer == retailer and r.flow == flow]
-            failed = _failed_runs(inputs.runs, retailer, flow)
+            mine = cells.get((retailer, flow), [])
+            failed = [r for r in mine if r.finished and not r.retailer_ok]
             stats = api.get((flow, retailer), h.ApiStats())
             if not (mine or stats.calls or _checks(inputs, retailer, flow)):
                 continue

@@ -22,7 +22,7 @@ from resources.ledgers import health as health_ledger
 from resources.ledgers import reports as ledger
 from resources.registry import Registry
 from sync import health as h
-from sync.reports import FLOWS, ReportWindow, Trend, change_text, previous_week
+from sync.reports import FLOWS, ReportWindow, Trend, by_cell, change_text, previous_week
 
 #: Retailers drawn in the chart (the worst by p95 first); every one is in the tables.
 CHART_RETAILERS = 6
@@ -69,8 +69,9 @@ def build_weekly_report(
         errors[name] = h.rank_errors(groups, limit=50)
     cells = sorted({(r.retailer, r.flow) for rs in runs.values() for r in rs}
                    | {(retailer, flow) for a in api.values() for flow, retailer in a})  # fmt: skip
-    success = {name: {c: h.run_stats(r for r in rs if (r.retailer, r.flow) == c)
-                      for c in cells} for name, rs in runs.items()}  # fmt: skip
+    grouped = {name: by_cell(rs) for name, rs in runs.items()}
+    success = {name: {c: h.run_stats(grouped[name].get(c, [])) for c in cells}
+               for name in runs}  # fmt: skip
     totals = {name: h.run_stats(rs) for name, rs in runs.items()}
     report = Report(
         kind="weekly_report",

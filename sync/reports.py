@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 FLOWS = ("orders", "fulfillments", "inventory")
@@ -142,6 +143,15 @@ class Trend:
         if self.this is None or self.last is None:
             return None
         return self.this - self.last
+
+
+def by_cell(runs: Iterable[Any]) -> dict[tuple[str, str], list[Any]]:
+    """(retailer, flow) -> its runs, in one pass: a day of runs for hundreds of retailers
+    is tens of thousands of rows, filtered per cell it would be quadratic."""
+    cells: dict[tuple[str, str], list[Any]] = {}
+    for run in runs:
+        cells.setdefault((run.retailer, run.flow), []).append(run)
+    return cells
 
 
 def bucket(points: Sequence[datetime], rows: Iterable[tuple[datetime, float]]) -> list[float]:

@@ -151,3 +151,15 @@ def test_a_tick_before_the_first_partition_is_skipped_with_the_reason():
     )
     [reason] = [definition.evaluate_tick(context).skip_message]
     assert reason == "weekly_report 2026-11-09: before the first partition (2026-11-23)"
+
+
+def test_by_cell_groups_runs_per_retailer_and_flow_keeping_their_order():
+    from types import SimpleNamespace as Run
+
+    from sync.reports import by_cell
+
+    cells_of = [("a", "orders"), ("b", "orders"), ("a", "orders"), ("a", "inventory")]
+    runs = [Run(retailer=r, flow=f, n=n) for n, (r, f) in enumerate(cells_of, 1)]
+    cells = by_cell(runs)
+    assert {k: [r.n for r in v] for k, v in cells.items()} == {
+        ("a", "orders"): [1, 3], ("b", "orders"): [2], ("a", "inventory"): [4]}  # fmt: skip
