@@ -72,7 +72,9 @@ SELECT 'refunded_after_import', o.retailer, o.order_gid, o.name, 'refunded',
   CROSS JOIN LATERAL jsonb_array_elements(coalesce(o.raw -> 'refunds', '[]'::jsonb)) r
  WHERE jsonb_array_length(coalesce(o.raw -> 'refunds', '[]'::jsonb)) > 0
    AND l.state IN ('created', 'confirmed')
-   AND (r ->> 'createdAt')::timestamptz > coalesce(l.created_at, l.claimed_at)
+   -- store times are whole seconds: a refund in the second the hub order was made counts
+   AND (r ->> 'createdAt')::timestamptz
+       >= date_trunc('second', coalesce(l.created_at, l.claimed_at))
 UNION ALL
 SELECT 'refused', l.retailer, l.retailer_order_gid, o.name, 'hub_refused',
        coalesce(l.last_error, ''), l.claimed_at, coalesce(o.updated_at, l.claimed_at),
