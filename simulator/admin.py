@@ -11,7 +11,9 @@ from typing import Any
 
 from simulator.snapshot import store_summary
 
-STORE_ROUTE = re.compile(r"^/_sim/stores/([^/]+)/(state|counters|faults|bucket|inventory|order)$")
+STORE_ROUTE = re.compile(
+    r"^/_sim/stores/([^/]+)/(state|counters|faults|bucket|inventory|order|oauth(?:/\w+)?)$"
+)
 #: After-import order changes (simulator/actors_changes.py), by route.
 CHANGE_ROUTES = {
     "/_sim/actors/shopper/cancel": "shopper_cancel",
@@ -70,8 +72,27 @@ def _store_route(sim: Any, method: str, domain: str, what: str, payload: dict[st
         if "id" not in payload:
             return 400, {"errors": "give the order's GID as id"}
         return 200, sim.set_order(domain, payload.pop("id"), **payload)
+    if what.startswith("oauth"):
+        return _oauth_route(store, method, what, payload)
     if what == "bucket":
         if method == "POST":
             store.bucket.reset(payload.get("available"))
         return 200, store.bucket.status()
     return 405, {"errors": f"{method} not allowed on {what}"}
+
+
+def _oauth_route(store: Any, method: str, what: str, payload: dict[str, Any]) -> Any:
+    """Token lifetimes are wall-clock; these let a test reach expiry and revocation now."""
+    if what == "oauth" and method == "GET":
+        return 200, store.oauth_status()
+    if method != "POST":
+        return 405, {"errors": f"{method} not allowed on {what}"}
+    if what == "oauth/expire":  # {"refresh": true} expires refresh tokens too
+        return 200, {"expired": store.expire_access_tokens(refresh=bool(payload.get("refresh")))}
+    if what == "oauth/revoke":
+        return 200, {"revoked": store.revoke_tokens()}
+    if (
+        what == "oauth/ttl"
+    ):  # {access_token_ttl_seconds, refresh_token_ttl_seconds, code_ttl_seconds}
+        return 200, store.set_token_ttl(**payload)
+    return 404, {"errors": f"no admin route {method} /_sim/stores/{store.domain}/{what}"}

@@ -1,7 +1,9 @@
 """``shopsync simulator``: serve a scenario, or print the shell exports that point at it.
 
 ``eval "$(shopsync simulator --scenario config/demo.yaml --port 8765 --print-env)"`` sets
-``SHOPSYNC_SHOPIFY_BASE_URL`` and every store's token variable, named as the registry names it.
+``SHOPSYNC_SHOPIFY_BASE_URL``, every store's token variable, named as the registry names it, and
+the app's client id and secret (``SHOPSYNC_APP_CLIENT_ID`` / ``_SECRET`` unless the scenario's
+``app:`` names others) for the stores that authenticate with OAuth.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import logging
 import shlex
 import sys
 
+from simulator.oauth import AppCredentials
 from simulator.scenario import build_stores, load_spec
 from simulator.store import IdAllocator
 
@@ -43,6 +46,9 @@ def env_lines(scenario: str, host: str, port: int) -> list[str]:
     stores = build_stores(spec, ids=IdAllocator(), time_scale=1.0, search_lag=0.0, seed=0)
     lines = [f"export SHOPSYNC_SHOPIFY_BASE_URL={shlex.quote(f'http://{host}:{port}')}"]
     lines += [f"export {s.token_env}={shlex.quote(s.token)}" for s in stores.values()]
+    app = AppCredentials.from_spec(spec)
+    lines.append(f"export {app.client_id_env}={shlex.quote(app.client_id)}")
+    lines.append(f"export {app.client_secret_env}={shlex.quote(app.client_secret)}")
     return lines
 
 
@@ -65,7 +71,13 @@ def run(args: argparse.Namespace) -> int:
         "serving %d stores at http://%s:%d (Ctrl-C to stop)", len(sim.stores), args.host, args.port
     )
     for store in sim.stores.values():
-        log.info("  %s  plan=%s  token env %s", store.domain, store.plan, store.token_env)
+        log.info(
+            "  %s  plan=%s  token env %s  oauth %s",
+            store.domain,
+            store.plan,
+            store.token_env,
+            store.oauth.settings.grant,
+        )
     try:
         sim.serve_forever()
     except KeyboardInterrupt:

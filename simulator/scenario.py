@@ -25,6 +25,7 @@ from simulator.models import (
     Product,
     ProductVariant,
 )
+from simulator.oauth import AppCredentials, OAuthSettings, OAuthState
 from simulator.orders_gen import generate_orders
 from simulator.search_index import LaggedIndex
 from simulator.store import IdAllocator, Store, utcnow
@@ -50,6 +51,7 @@ def build_stores(
     catalog = list((spec.get("catalog") or {}).get("products") or [])
     if (spec.get("catalog") or {}).get("generate"):
         catalog += generate(spec["catalog"]["generate"], base_seed)
+    app = AppCredentials.from_spec(spec)
     stores: dict[str, Store] = {}
     for n, raw in enumerate(spec.get("stores") or []):
         rng = random.Random(f"{base_seed}:{raw['domain']}")
@@ -71,6 +73,12 @@ def build_stores(
             fo_delay_seconds=float(settings.get("fulfillment_order_delay_seconds", 0.2)),
             cancel_job_seconds=float(settings.get("cancel_job_seconds", 1.0)),
             inventory_updated_at_moves=bool(raw.get("inventory_updated_at_moves", True)),
+            oauth=OAuthState(
+                raw["domain"],
+                # a store may know another app than the scenario's (another organisation's)
+                AppCredentials.from_spec({**spec, "app": raw["app"]}) if raw.get("app") else app,
+                OAuthSettings.from_spec(raw.get("oauth"), raw["domain"]),
+            ),
         )
         if raw.get("scopes"):
             store.scopes = list(raw["scopes"])

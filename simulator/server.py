@@ -15,12 +15,15 @@ import struct
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from simulator import oauth_grants
 from simulator.admin import handle_admin
 
 log = logging.getLogger(__name__)
 GRAPHQL_PATH = re.compile(r"^/([^/]+)/admin/api/([^/]+)/graphql\.json$")
 BULK_PATH = re.compile(r"^/_bulk/([^/]+)/(\d+)\.jsonl$")
+OAUTH_PATH = re.compile(r"^/([^/]+)/admin/oauth/(access_token|authorize)$")
 HTTP_FAULTS = {
     "http_500": (500, {"errors": "Internal Server Error"}),
     "http_502": (502, {"errors": "Bad Gateway"}),
@@ -99,6 +102,10 @@ class Handler(BaseHTTPRequestHandler):
     # -- routes ------------------------------------------------------------------------------
 
     def do_GET(self) -> None:  # noqa: N802
+        oauth = OAUTH_PATH.match(urlsplit(self.path).path)
+        if oauth and oauth[2] == "authorize":
+            self._authorize(oauth[1])
+            return
         match = BULK_PATH.match(self.path)
         if match:
             data = self.server.sim.bulk.file(match[1], int(match[2]))
@@ -111,8 +118,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         match = GRAPHQL_PATH.match(self.path.split("?", 1)[0])
+        oauth = OAUTH_PATH.match(urlsplit(self.path).path)
         if match:
             self._graphql(match[1], match[2])
+        elif oauth and oauth[2] == "access_token":
+            self._access_token(oauth[1])
         else:
             self._admin("POST")
 
@@ -140,7 +150,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send(404, {"errors": "Not Found"})
             return
         store.count("requests")
-        if self.headers.get("X-Shopify-Access-Token") != store.token:
+        accepted, token_scopes = store.authenticate(self.headers.get("X-Shopify-Access-Token"))
+        if not accepted:
             store.count("unauthorized")
             self._send(401, UNAUTHORIZED)
             return
@@ -158,7 +169,8 @@ class Handler(BaseHTTPRequestHandler):
             store.count(f"fault:{fault}")
             self._fault(fault, store.faults.timeout_seconds, served)
             return
-        response = sim.execute(store, prepared, served)
+        with store.acting_with(token_scopes):
+            response = sim.execute(store, prepared, served)
         lost = store.faults.after_commit(prepared.is_mutation and "data" in response, fields)
         if lost is not None:
             store.count(f"fault:{lost}")
@@ -167,6 +179,42 @@ class Handler(BaseHTTPRequestHandler):
             self._send(502, HTTP_FAULTS["http_502"][1], served)
             return
         self._send(200, response, served)
+
+    # -- OAuth (simulator/oauth.py) ---------------------------------------------------------
+
+    def _access_token(self, domain: str) -> None:
+        """Form-encoded or JSON body; query-string parameters count too (clients send both)."""
+        store = self.server.sim.stores.get(domain)
+        raw = self._body()
+        if store is None:
+            self._send(404, {"errors": "Not Found"})
+            return
+        params = dict(parse_qsl(urlsplit(self.path).query))
+        try:
+            if "json" in (self.headers.get("Content-Type") or ""):
+                body = json.loads(raw or b"{}")
+                params.update({k: str(v) for k, v in dict(body).items()})
+            else:
+                params.update(parse_qsl(raw.decode()))
+        except (ValueError, TypeError):
+            self._send(400, {"error": "invalid_request", "error_description": "unreadable body"})
+            return
+        status, body = oauth_grants.token_request(store.oauth, params, store.granted_scopes)
+        self._send(status, body)
+
+    def _authorize(self, domain: str) -> None:
+        store = self.server.sim.stores.get(domain)
+        if store is None:
+            self._send(404, {"errors": "Not Found"})
+            return
+        params = dict(parse_qsl(urlsplit(self.path).query))
+        status, body, query = oauth_grants.authorize(store.oauth, params, store.granted_scopes)
+        if query is None:
+            self._send(status, body)
+            return
+        target = params["redirect_uri"]
+        location = target + ("&" if "?" in target else "?") + urlencode(query)
+        self._send(302, b"", content_type="text/plain", extra={"Location": location})
 
     def _fault(self, kind: str, timeout_seconds: float, served: str) -> None:
         if kind in HTTP_FAULTS:

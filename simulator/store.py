@@ -11,6 +11,8 @@ import threading
 import time
 import zlib
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +30,7 @@ from simulator.models import (
     Record,
     gid,
 )
+from simulator.oauth import AppCredentials, OAuthSettings, OAuthState
 from simulator.search_index import LaggedIndex
 
 DEFAULT_SCOPES = [
@@ -78,7 +81,9 @@ class Store:
     currency: str = "USD"
     timezone: str = "America/Denver"
     email: str = ""
-    scopes: list[str] = field(default_factory=lambda: list(DEFAULT_SCOPES))
+    #: What the app was granted in this store (``scopes`` reads the request's token instead
+    #: while a request authenticated with an OAuth token runs: see ``acting_with``).
+    granted_scopes: list[str] = field(default_factory=lambda: list(DEFAULT_SCOPES))
     order_number: int = 1001
     fo_delay_seconds: float = 0.2
     #: Simulated seconds an ``orderCancel`` job takes (divided by the simulator's time scale).
@@ -99,6 +104,56 @@ class Store:
     jobs: dict[str, Any] = field(default_factory=dict)  # models_changes.Job by GID
     counters: Counter = field(default_factory=Counter)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    #: Set by the scenario; a store built by hand gets the legacy static token only.
+    oauth: OAuthState = field(default=None, repr=False)  # type: ignore[assignment]
+    _request: threading.local = field(default_factory=threading.local, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.oauth is None:
+            app = AppCredentials.from_spec({})
+            self.oauth = OAuthState(self.domain, app, OAuthSettings())
+
+    # -- authentication (simulator/oauth.py holds the rules) ---------------------------------
+
+    @property
+    def scopes(self) -> list[str]:
+        override = getattr(self._request, "scopes", None)
+        return list(self.granted_scopes if override is None else override)
+
+    @scopes.setter
+    def scopes(self, value: list[str]) -> None:
+        self.granted_scopes = list(value)
+
+    def authenticate(self, presented: str | None) -> tuple[bool, list[str] | None]:
+        """Is ``X-Shopify-Access-Token`` good here? Also the token's scopes (None: static)."""
+        return self.oauth.authenticate(presented, self.token)
+
+    @contextmanager
+    def acting_with(self, scopes: list[str] | None) -> Iterator[None]:
+        """Serve this thread's request with the scopes of the token it presented."""
+        previous = getattr(self._request, "scopes", None)
+        self._request.scopes = scopes
+        try:
+            yield
+        finally:
+            self._request.scopes = previous
+
+    def expire_access_tokens(self, *, refresh: bool = False) -> int:
+        """Every issued access token (and refresh token with ``refresh``) expires now."""
+        return self.oauth.expire_access_tokens(refresh=refresh)
+
+    def revoke_tokens(self) -> int:
+        """Revoke every access and refresh token and the static token (app uninstalled)."""
+        return self.oauth.revoke_all()
+
+    def set_token_ttl(self, **ttls: float | None) -> dict[str, Any]:
+        """``access_token_ttl_seconds``, ``refresh_token_ttl_seconds``, ``code_ttl_seconds``
+        of tokens issued from now on."""
+        return self.oauth.set_ttl(**ttls)
+
+    def oauth_status(self) -> dict[str, Any]:
+        """Grant, lifetimes, token states and OAuth counters (no token values)."""
+        return {**self.oauth.status(), "unauthorized_total": self.counters["unauthorized"]}
 
     @property
     def shop_id(self) -> str:
@@ -175,6 +230,7 @@ class Store:
         plain.setdefault("throttled", 0)
         plain.setdefault("cost_points", 0)
         plain["faults"] = faults
+        plain["oauth"] = self.oauth.status()["counters"]
         plain["notifications"] = sum(
             f.notifications for o in self.orders.values() for f in o.fulfillments_list
         )

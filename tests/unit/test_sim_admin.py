@@ -156,4 +156,4 @@ def test_cli_print_env():
     ).stdout.splitlines()
     assert out[0] == "export SHOPSYNC_SHOPIFY_BASE_URL=http://127.0.0.1:8765"
     assert "export SHOPSYNC_TOKEN_EPIC_GARDENING=shpat_demo_epic" in out
-    assert len(out) == 6
+    assert len(out) == 8
