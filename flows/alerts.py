@@ -58,6 +58,14 @@ def retailer_failure_alert_key(flow: str, retailer: str | None, error_class: str
     return f"retailer_failure:{flow}:{retailer or 'hub'}:{error_class}"
 
 
+def _failure_alert_key(flow: str, retailer: str | None, error_class: str) -> str:
+    """A store whose grant is dead fails every flow the same way: one alert for the store
+    (the others group on it), saying how to re-authorize (FAULTS A3)."""
+    if error_class == "ShopifyReauthorizationRequired":
+        return f"reauthorize:{retailer or 'hub'}"
+    return retailer_failure_alert_key(flow, retailer, error_class)
+
+
 def flow_failed_everywhere(
     registry: Registry, flow: str, failed: Iterable[str], covered: Iterable[str]
 ) -> bool:
@@ -109,7 +117,7 @@ def alert_retailer_failure(
         f"retailer_failure:{run_id}:{retailer or 'hub'}",
         recipients,
         body,
-        alert_key=alert_key or retailer_failure_alert_key(flow, retailer, error_class),
+        alert_key=alert_key or _failure_alert_key(flow, retailer, error_class),
         critical=critical,
     )
     return email.enqueue(message)

@@ -84,7 +84,7 @@ _SECRET_PATTERNS = [
         r"\1" + REDACTED,
     ),
     (re.compile(r"\bSG\.[\w-]{8,}\.[\w-]{8,}"), REDACTED),
-    (re.compile(r"\bshp(?:at|ca|pa|ss)_[0-9a-fA-F]{16,}"), REDACTED),
+    (re.compile(r"\bshp(?:at|ca|pa|ss|rt|ua)_[0-9A-Za-z]{16,}"), REDACTED),
 ]
 
 
@@ -103,13 +103,20 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 def known_secret_values(
     registry: Registry | None = None, env_names: Iterable[str] = ("SENDGRID_API_KEY",)
 ) -> list[str]:
-    """Current values of every store's `token_env` and of `env_names` (the SendGrid key)."""
-    names = list(env_names)
+    """Current values of every store's secret env vars (its token, or its app's client
+    secret), of `env_names` (the SendGrid key), and of every OAuth token this process held."""
+    from resources.secrets import SECRET_KEY_ENV
+    from resources.shopify.auth import live_secrets
+
+    names = [*env_names, SECRET_KEY_ENV]
     try:
-        names += [store.token_env for store in (registry or load_registry()).stores()]
+        names += [
+            env for store in (registry or load_registry()).stores() for env in store.secret_envs()
+        ]
     except RegistryError:
         log.warning("registry unreadable: redacting only the values of %s", ", ".join(names))
-    return [value for name in dict.fromkeys(names) if (value := os.environ.get(name))]
+    found = [value for name in dict.fromkeys(names) if (value := os.environ.get(name))]
+    return found + live_secrets()
 
 
 class _RedactingFilter(logging.Filter):

@@ -212,3 +212,18 @@ class PostgresResource(dg.ConfigurableResource):
             if self._pool is not None:
                 self._pool.close()
                 self._pool = None
+
+
+_MIGRATED: set[str] = set()
+
+
+@contextmanager
+def token_connection(url: str | None = None) -> Iterator[psycopg.Connection]:
+    """A short autocommit connection for the rare token reads and renewals of OAuth stores
+    (outside any pool: a Shopify client is built in places that hold no pool)."""
+    url = url or database_url()
+    with psycopg.connect(url, autocommit=True) as conn:
+        if url not in _MIGRATED:
+            apply_migrations(conn)
+            _MIGRATED.add(url)
+        yield conn

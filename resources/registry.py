@@ -4,7 +4,8 @@ The registry is the one place where an operator onboards a retailer, so it is
 validated completely at load time: a typo in a location GID must fail when the
 code location loads, with a message naming the retailer and the field, not at
 3 a.m. inside a run. Tokens are never stored here, only the *name* of the
-environment variable holding each one.
+environment variable holding each one (a legacy admin token, or the app's client id
+and secret for the OAuth kinds, whose tokens live encrypted in Postgres).
 """
 
 from __future__ import annotations
@@ -17,8 +18,17 @@ from typing import Annotated, Literal
 
 import dagster as dg
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from sync.backup_retention import BackupSettings
 from sync.orders import DEFAULT_HOLD_WINDOW
 from sync.sku_matching import SkuMatching
 
@@ -90,14 +100,90 @@ def _check_emails(values: list[str]) -> list[str]:
     return values
 
 
+def _env_name(v: str) -> str:
+    if not _ENV_NAME.match(v):
+        raise ValueError(
+            "give the NAME of an environment variable (upper case, e.g. "
+            "SHOPSYNC_TOKEN_EPIC_GARDENING), never the secret itself"
+        )
+    return v
+
+
+EnvName = Annotated[str, AfterValidator(_env_name)]
+
+#: What the flows need of a store (FACTS §10.1: an install asks for these scopes).
+DEFAULT_SCOPES = (
+    "read_orders", "write_orders", "read_all_orders", "read_products", "read_inventory",
+    "write_inventory", "read_locations", "read_merchant_managed_fulfillment_orders",
+    "write_merchant_managed_fulfillment_orders", "read_fulfillments", "write_fulfillments",
+)  # fmt: skip
+
+
+class AccessTokenAuth(_Strict):
+    """A legacy admin-created custom app's `shpat_` token (no new ones since 2026-01-01)."""
+
+    kind: Literal["access_token"] = "access_token"
+    #: Validated once, as the store's `token_env` (both forms fill that field).
+    token_env: str
+
+
+class ClientCredentialsAuth(_Strict):
+    """The client-credentials grant: only for stores the operator's own organisation owns;
+    tokens last 24 h and are fetched again ahead of expiry."""
+
+    kind: Literal["client_credentials"]
+    client_id_env: EnvName
+    client_secret_env: EnvName
+
+
+class AuthorizationCodeAuth(_Strict):
+    """The install of a Dev Dashboard app by another merchant (`shopsync serve` takes the
+    callback); `expiring` asks for 1 h offline tokens with a rotating refresh token."""
+
+    kind: Literal["authorization_code"]
+    client_id_env: EnvName
+    client_secret_env: EnvName
+    scopes: list[str] = Field(default_factory=lambda: list(DEFAULT_SCOPES), min_length=1)
+    expiring: bool = False
+
+
+StoreAuth = Annotated[
+    AccessTokenAuth | ClientCredentialsAuth | AuthorizationCodeAuth, Field(discriminator="kind")
+]
+
+
 class StoreConfig(_Strict):
-    """What every store has: a key, a domain and the env var that holds its token."""
+    """What every store has: a key, a domain and how shopsync authenticates to it."""
 
     key: str
     name: str = Field(min_length=1)
     shop_domain: str
-    token_env: str
+    #: Legacy shorthand for `auth: {kind: access_token, token_env: ...}`.
+    token_env: EnvName | None = None
+    auth: StoreAuth = None  # type: ignore[assignment]  (filled from token_env when absent)
     plan: Plan = "Standard"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _auth_from_token_env(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return data
+        token_env, auth = data.get("token_env"), data.get("auth")
+        if auth is None:
+            if token_env is None:
+                raise ValueError(
+                    "say how to authenticate: token_env (a legacy admin token) or auth "
+                    "(kind client_credentials or authorization_code)"
+                )
+            return {**data, "auth": {"kind": "access_token", "token_env": token_env}}
+        if token_env is not None:
+            legacy = isinstance(auth, dict) and auth.get("kind", "access_token") == "access_token"
+            if not legacy or auth.get("token_env") not in (None, token_env):
+                raise ValueError("give either token_env or auth, not both")
+            return {**data, "auth": {**auth, "token_env": token_env}}
+        if isinstance(auth, dict) and auth.get("kind", "access_token") == "access_token":
+            return {**data, "token_env": auth.get("token_env")}
+        return data
 
     @field_validator("key")
     @classmethod
@@ -113,18 +199,19 @@ class StoreConfig(_Strict):
             raise ValueError(f"'{v}' is not a shop domain like 'my-store.myshopify.com'")
         return v
 
-    @field_validator("token_env")
-    @classmethod
-    def _token_env(cls, v: str) -> str:
-        if not _ENV_NAME.match(v):
-            raise ValueError(
-                "give the NAME of the environment variable holding the token "
-                "(upper case, e.g. SHOPSYNC_TOKEN_EPIC_GARDENING), never the token itself"
-            )
-        return v
+    def secret_envs(self) -> list[str]:
+        """The env vars holding this store's secrets (their values are redacted everywhere)."""
+        if isinstance(self.auth, AccessTokenAuth):
+            return [self.auth.token_env]
+        return [self.auth.client_secret_env]
 
     def token(self) -> str:
-        """Read the token at call time; raise naming the variable (never the value)."""
+        """Read a legacy token at call time; raise naming the variable (never the value)."""
+        if self.token_env is None:
+            raise MissingTokenError(
+                f"store '{self.key}' ({self.shop_domain}) authenticates by "
+                f"{self.auth.kind}: its token comes from Shopify, not from a variable"
+            )
         value = os.environ.get(self.token_env)
         if not value:
             raise MissingTokenError(
@@ -262,6 +349,7 @@ class Registry(_Strict):
     notifications: Notifications = Notifications()
     inventory: InventorySettings = InventorySettings()
     operations: OperationsSettings = OperationsSettings()
+    backups: BackupSettings = BackupSettings()
     #: First day of the hourly partitions (UTC): "failed and missing" starts here.
     partitions_start: date = DEFAULT_PARTITIONS_START
 
@@ -272,6 +360,8 @@ class Registry(_Strict):
             seen: set[str] = set()
             for store in self.stores():
                 value = getattr(store, attr)
+                if value is None:
+                    continue
                 if value in seen:
                     problems.append(f"{attr} '{value}' is used by more than one store")
                 seen.add(value)

@@ -8,21 +8,24 @@ and records one `api_calls` row per logical call.
 from __future__ import annotations
 
 import logging
-import os
 import random
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from resources.shopify import bulk, pagination, versions
 from resources.shopify import errors as e
+from resources.shopify.auth import EnvTokenSource
 from resources.shopify.operations import Operation, load_operation
 from resources.shopify.recorder import ApiCall, CallRecorder
 from resources.shopify.responses import CallState, StoreContext, classify
 from resources.shopify.throttle import Clock, Throttle, ThrottleStatus
 from resources.shopify.transport import HttpResult, RetryPolicy, Transport, TransportFailure
 from resources.shopify.versions import VERSION_WATCH, VersionWatch
+
+if TYPE_CHECKING:
+    from resources.shopify.auth import TokenSource
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +51,11 @@ class ShopifyClient:
         sku_query_max_chars: int = pagination.SKU_QUERY_MAX_CHARS,
         version_watch: VersionWatch = VERSION_WATCH,
         rng: random.Random | None = None,
+        token_source: TokenSource | None = None,
     ) -> None:
         self.store = store
+        #: Where each request's token comes from (default: the env var `store.token_env`).
+        self.token_source = token_source or EnvTokenSource(store.key, store.token_env)
         self.api_version = api_version
         self.retry = retry or RetryPolicy()
         self.run_id = run_id
@@ -208,6 +214,8 @@ class ShopifyClient:
             return None
         state.error_code = outcome.code
         self._log_failure(op, state, outcome.message or outcome.code or "")
+        if result.status == 401 and self._renewed_after(op, state, token):
+            return 0.0
         if outcome.kind == "throttled":
             return self._throttled_wait(op, state, result, cost)
         if outcome.kind == "transient":
@@ -268,17 +276,24 @@ class ShopifyClient:
             code="AMBIGUOUS_WRITE",
         )
 
+    def _renewed_after(self, op: Operation, state: CallState, rejected: str) -> bool:
+        """A 401: ask the token source once per call for a new token (an OAuth store's
+        token may have expired early or been replaced); a legacy token cannot renew."""
+        if state.token_renewed:
+            return False
+        state.token_renewed = True
+        try:
+            return self.token_source.renew_after_rejection(rejected)
+        except e.ShopifyAuthError as exc:
+            raise type(exc)(exc.detail, store=self.store.key, operation=op.name,
+                            code=exc.code) from None  # fmt: skip
+
     def _token(self, op: Operation) -> str:
-        token = os.environ.get(self.store.token_env)
-        if not token:
-            raise e.ShopifyAuthError(
-                f"no access token: env var {self.store.token_env} for store "
-                f"'{self.store.key}' is not set",
-                store=self.store.key,
-                operation=op.name,
-                code="TOKEN_MISSING",
-            )
-        return token
+        try:
+            return self.token_source.token()
+        except e.ShopifyAuthError as exc:  # named for the call it stopped
+            raise type(exc)(exc.detail, store=self.store.key, operation=op.name,
+                            code=exc.code) from None  # fmt: skip
 
     def _log_failure(self, op: Operation, state: CallState, reason: str) -> None:
         logger.warning(

@@ -14,9 +14,12 @@ import dagster as dg
 import httpx
 from pydantic import Field
 
-from resources.registry import RegistryResource
+from resources.postgres import token_connection
+from resources.registry import AccessTokenAuth, RegistryResource, StoreConfig
+from resources.shopify.auth import EnvTokenSource, TokenSource, token_source
 from resources.shopify.bulk import BulkSettings
 from resources.shopify.client import ShopifyClient
+from resources.shopify.oauth import OAuthClient
 from resources.shopify.pagination import SKU_QUERY_MAX_CHARS
 from resources.shopify.recorder import CallRecorder
 from resources.shopify.responses import StoreContext
@@ -61,6 +64,10 @@ class ShopifyResource(dg.ConfigurableResource):
     )
     bulk_poll_max_seconds: float = 30.0
     sku_query_max_chars: int = SKU_QUERY_MAX_CHARS
+    database_url: str | None = Field(
+        default=None,
+        description="Where OAuth stores' tokens are kept (default: the warehouse database)",
+    )
 
     def resolved_base_url(self) -> str | None:
         return self.base_url or os.environ.get(BASE_URL_ENV) or None
@@ -87,10 +94,31 @@ class ShopifyResource(dg.ConfigurableResource):
         http_transport: httpx.BaseTransport | None = None,
     ) -> ShopifyClient:
         """A client for one store of the registry. Close it (or use `with`) when done."""
+        return self.client_for_store(
+            self.registry.get().store(store_key),
+            run_id=run_id,
+            recorder=recorder,
+            clock=clock,
+            http_transport=http_transport,
+        )
+
+    def client_for_store(
+        self,
+        store: StoreConfig,
+        *,
+        run_id: str | None = None,
+        recorder: CallRecorder | None = None,
+        clock: Clock | None = None,
+        http_transport: httpx.BaseTransport | None = None,
+    ) -> ShopifyClient:
+        """A client for `store`, in the registry or not yet (onboarding reads a store
+        before its entry exists)."""
         parse_version(self.api_version)
-        store = self.registry.get().store(store_key)
         context = StoreContext(
-            key=store.key, shop_domain=store.shop_domain, token_env=store.token_env
+            key=store.key,
+            shop_domain=store.shop_domain,
+            token_env=store.token_env,
+            auth_kind=store.auth.kind,
         )
         url = graphql_url(store.shop_domain, self.api_version, self.resolved_base_url())
         return ShopifyClient(
@@ -107,4 +135,13 @@ class ShopifyResource(dg.ConfigurableResource):
             http_transport=http_transport,
             bulk_settings=BulkSettings(poll_max=self.bulk_poll_max_seconds),
             sku_query_max_chars=self.sku_query_max_chars,
+            token_source=self.token_source(store),
         )
+
+    def token_source(self, store: StoreConfig) -> TokenSource:
+        """A legacy token from its env var, else the store's stored OAuth token (in the
+        warehouse database)."""
+        if isinstance(store.auth, AccessTokenAuth):
+            return EnvTokenSource(store.key, store.auth.token_env)
+        oauth = OAuthClient(self.resolved_base_url())
+        return token_source(store, oauth, lambda: token_connection(self.database_url))

@@ -21,7 +21,17 @@ class StoreContext:
 
     key: str
     shop_domain: str
-    token_env: str
+    token_env: str | None
+    #: How the store authenticates (the registry's auth kind), for the fix a 401 names.
+    auth_kind: str = "access_token"
+
+    def token_fix(self) -> str:
+        if self.auth_kind == "access_token":
+            return f"check the token in env var {self.token_env}"
+        return (
+            f"its {self.auth_kind} token was refused even after renewal; run "
+            f"`shopsync doctor --retailer {self.key}` (re-authorize if it says so)"
+        )
 
 
 @dataclass(frozen=True)
@@ -71,8 +81,8 @@ def classify(status: int, body: dict[str, Any] | None, store: StoreContext) -> O
             "fatal",
             "HTTP_401",
             e.ShopifyAuthError,
-            f"HTTP 401: Shopify rejected the access token; check the token in env var "
-            f"{store.token_env} for store '{store.key}' ({domain})",
+            f"HTTP 401: Shopify rejected the access token of store '{store.key}' ({domain}); "
+            f"{store.token_fix()}",
         )
     if status == 403:
         return Outcome(
@@ -133,6 +143,7 @@ class CallState:
         self.actual_cost: int | None = None
         self.error_code: str | None = None
         self.first_attempt: float | None = None
+        self.token_renewed = False
 
     def reset_response(self, code: str) -> None:
         self.http_status, self.request_id, self.error_code = None, None, code
