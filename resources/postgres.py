@@ -188,6 +188,9 @@ class PostgresResource(dg.ConfigurableResource):
                     min_size=1,
                     max_size=self.pool_max_size,
                     kwargs={"autocommit": True},
+                    # A Postgres restart leaves dead sessions idle in the pool; check each
+                    # before handing it out so the next user reconnects (FAULTS P9).
+                    check=ConnectionPool.check_connection,
                     open=True,
                     name="shopsync",
                 )
