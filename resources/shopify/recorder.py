@@ -130,7 +130,16 @@ class PostgresCallRecorder:
                 self._buffer = (rows + self._buffer)[-self.max_buffer :]
 
     def close(self) -> None:
+        """Flush; a failed write is tried once more (the pool reconnects after a database
+        restart, FAULTS P9), and rows that still cannot be written are said, not hidden."""
         self.flush()
+        if self._buffer:
+            self.flush()
+        if self._buffer:
+            logger.error(
+                "dropping %d api_calls rows: the database refused them twice", len(self._buffer)
+            )
+            self._buffer = []
 
     def __enter__(self) -> PostgresCallRecorder:
         return self

@@ -54,3 +54,36 @@ def test_a_failed_flush_keeps_the_rows_and_does_not_raise(caplog) -> None:
     db.fail = False
     recorder.close()
     assert [row[2] for row in db.batches[0][1]] == ["op1", "op2"]
+
+
+class FlakyConnection(FakeConnection):
+    """Refuses the first `failures` writes (a database restarting), then accepts."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    def executemany(self, sql: str, rows: list) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("server closed the connection")
+        super().executemany(sql, rows)
+
+
+def test_close_tries_a_failed_write_once_more(caplog) -> None:
+    """FAULTS P9: the first write after a restart fails, the pool reconnects, none lost."""
+    db = FlakyConnection(failures=1)
+    recorder = PostgresCallRecorder(db.connect, batch_size=100)
+    for n in range(4):
+        recorder.record(call(n))
+    recorder.close()
+    assert [len(rows) for _, rows in db.batches] == [4]
+
+
+def test_rows_refused_twice_on_close_are_dropped_and_said(caplog) -> None:
+    db = FlakyConnection(failures=2)
+    recorder = PostgresCallRecorder(db.connect, batch_size=100)
+    recorder.record(call(1))
+    recorder.close()
+    assert db.batches == []
+    assert "dropping 1 api_calls rows" in caplog.text
