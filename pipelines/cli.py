@@ -48,10 +48,14 @@ def _ui(args: argparse.Namespace) -> int:
         # What the demo left: its warehouse and its own instance, so the UI shows exactly
         # the runs whose rows these tables hold.
         from pipelines.demo import DEMO_DATABASE
+        from pipelines.demo_auth import demo_folder, ensure_secret_key
         from resources.postgres import database_url, with_database
 
         server = database_url()
         home = prepare_dagster_home(demo_dagster_home(), DEMO_DAGSTER_DATABASE)
+        ensure_secret_key()  # the demo's stored OAuth tokens are encrypted with its key
+        if not args.registry and (demo_folder() / "registry.yaml").exists():
+            os.environ["SHOPSYNC_REGISTRY"] = str(demo_folder() / "registry.yaml")
         os.environ["SHOPSYNC_DATABASE_URL"] = with_database(server, DEMO_DATABASE)
     else:
         home = prepare_dagster_home()
@@ -99,6 +103,36 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+#: Commands whose code lives in its own module: (name, module, add-arguments, run, help).
+_COMMANDS = [
+    ("serve", "service.cli", "add_serve_arguments", "run_serve",
+     "serve the OAuth install callback (the authorization-code grant)"),
+    ("doctor", "pipelines.doctor", "add_doctor_arguments", "run_doctor",
+     "diagnose stores, database and email: PASS/WARN/FAIL with the fix"),
+    ("backup", "pipelines.backup_cli", "add_backup_arguments", "run_backup",
+     "dump the warehouse database now (pg_dump custom format, with a manifest)"),
+    ("restore", "pipelines.backup_cli", "add_restore_arguments", "run_restore",
+     "restore a backup (--verify: into a scratch database, checked against its manifest)"),
+    ("retailers", "pipelines.onboarding", "add_retailers_arguments", "run_retailers",
+     "onboard a retailer store: connect, propose its hub location, write its registry entry"),
+]  # fmt: skip
+
+
+def _add_commands(sub: argparse._SubParsersAction) -> None:
+    import importlib
+
+    for name, module_name, add_name, run_name, help_text in _COMMANDS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue  # not part of this checkout
+            raise
+        parser = sub.add_parser(name, help=help_text)
+        getattr(module, add_name)(parser)
+        parser.set_defaults(func=getattr(module, run_name))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shopsync",
@@ -122,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "check-config", help="validate the retailer registry (exit 2 on problems)"
     ).set_defaults(func=_check_config)
+    _add_commands(sub)
     return parser
 
 

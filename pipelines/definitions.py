@@ -22,6 +22,8 @@ from pipelines.alerts import (
     failed_blocking_check_sensor,
     run_failure_alert_sensor,
 )
+from pipelines.backups import backup_definitions
+from pipelines.doctor import doctor_job
 from pipelines.exceptions import EXCEPTION_ASSETS, EXCEPTION_JOBS, EXCEPTION_SCHEDULES
 from pipelines.health import health, health_job, health_schedule
 from pipelines.reports import build_report_definitions
@@ -45,6 +47,7 @@ def build_definitions() -> dg.Definitions:
     fulfillments_flow = build_fulfillments_flow(registry.partitions_start)
     inventory_flow = build_inventory_flow()
     reports = build_report_definitions(registry)
+    backups = backup_definitions(registry)
     return dg.Definitions(
         assets=[
             orders_flow,
@@ -54,6 +57,7 @@ def build_definitions() -> dg.Definitions:
             *EXCEPTION_ASSETS,
             health,
             *reports.assets,
+            *backups["assets"],
         ],
         asset_checks=[
             build_order_checks(orders_flow),
@@ -66,7 +70,9 @@ def build_definitions() -> dg.Definitions:
             inventory_job,
             *EXCEPTION_JOBS,
             health_job,
+            doctor_job,
             *reports.jobs,
+            *backups["jobs"],
         ],
         schedules=[
             orders_schedule,
@@ -76,6 +82,7 @@ def build_definitions() -> dg.Definitions:
             *EXCEPTION_SCHEDULES,
             health_schedule,
             *reports.schedules,
+            *backups["schedules"],
         ],
         sensors=[
             retailer_registry_sensor,

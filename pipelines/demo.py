@@ -69,10 +69,12 @@ def run(args: argparse.Namespace) -> int:
         f"at {os.environ['SHOPSYNC_SHOPIFY_BASE_URL']}"
     )
     try:
+        registry = _connect_stores(scenario, sim, explicit_registry=bool(args.registry))
         now = datetime.now(UTC)
         summary = DemoCycle(sim, say=_say).run(since=now - timedelta(days=args.days), now=now)
     finally:
         sim.stop()
+    summary["auth_kinds"] = {s.key: s.auth.kind for s in registry.stores()}
     summary["seconds"] = round(time.monotonic() - started, 1)
     print_table(summary)
     _say("the runs, partitions and checks are in the demo's instance: ./dev ui --demo")
@@ -83,6 +85,29 @@ def run(args: argparse.Namespace) -> int:
     ok = ok and summary["console_jobs_failed"] == 0
     ok = ok and summary["pushed_after_cancel"] == 0 and summary["cancelled_open_at_hub"] == 0
     return 0 if ok and summary["checks_failed"] == 0 else 1
+
+
+def _connect_stores(scenario: dict, sim, *, explicit_registry: bool):
+    """Each store by the grant the scenario gives it (unless --registry names the stores'
+    auth itself): app credentials and the token key exported, authorization-code stores
+    installed through the service's callback."""
+    from pipelines.demo_auth import (
+        demo_registry,
+        ensure_secret_key,
+        export_app_credentials,
+        install_authorization_code_stores,
+    )
+    from resources.registry import load_registry
+
+    export_app_credentials(sim)
+    ensure_secret_key()
+    if not explicit_registry:
+        demo_registry(scenario)
+    registry = load_registry()
+    install_authorization_code_stores(registry, _say)
+    kinds = ", ".join(f"{s.key}: {s.auth.kind}" for s in registry.stores())
+    _say(f"stores connected ({kinds})")
+    return registry
 
 
 def print_table(summary: dict) -> None:

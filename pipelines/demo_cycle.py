@@ -54,6 +54,7 @@ class DemoCycle:
         self.checks_run = self.checks_failed = 0
         self.inventory_pushed = 0
         self.console_failures = 0
+        self.job_outcomes: dict[str, str] = {}
 
     def run(self, since: datetime, now: datetime) -> dict[str, Any]:
         from pipelines.sensors import retailer_registry_sensor
@@ -104,6 +105,10 @@ class DemoCycle:
         )
         self._run_console_job("daily_summary_job", f"{day:%Y-%m-%d}", "daily_summary")
         self._run_console_job("weekly_report_job", f"{week:%Y-%m-%d}", "weekly_report")
+        # The operator's safety net: every troubleshooting procedure passes on the demo, and
+        # the warehouse is backed up and that backup restored and checked (FAULTS B1).
+        for job in ("doctor_job", "warehouse_backup_job", "restore_drill_job"):
+            self._run_console_job(job)
         return self.summary()
 
     def _change_imported_orders(self, hour: datetime) -> None:
@@ -153,6 +158,7 @@ class DemoCycle:
         )  # fmt: skip
         self.say(f"{job} {'done' if result.success else 'FAILED'} (run {result.run_id})")
         self.console_failures += 0 if result.success else 1
+        self.job_outcomes[job] = "ok" if result.success else "failed"
 
     def _inventory_cycle(self, what: str) -> None:
         by_retailer = self._run("inventory", None, None)
@@ -260,6 +266,8 @@ class DemoCycle:
             "health_alerts": emails.get("health_alert", 0),
             "exception_queue": exceptions["total"],
             "console_jobs_failed": self.console_failures,
+            "doctor": self.job_outcomes.get("doctor_job", "not run"),
+            "restore_drill": self.job_outcomes.get("restore_drill_job", "not run"),
             "api_calls": totals["api_calls"],
             "api_cost_points": totals["api_cost_points"],
             "by_retailer": by_retailer,

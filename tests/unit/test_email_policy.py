@@ -56,8 +56,18 @@ def test_known_secret_values_reads_the_registry_token_envs(monkeypatch):
     monkeypatch.setenv("SHOPSYNC_TOKEN_EPIC_GARDENING", "tok-epic")
     monkeypatch.setenv("SENDGRID_API_KEY", "sg-key")
     monkeypatch.setenv("OTHER_KEY", "other")
+    monkeypatch.delenv("SHOPSYNC_SECRET_KEY", raising=False)
+    monkeypatch.setattr("resources.shopify.auth._LIVE", set())  # no OAuth token held yet
     assert sorted(known_secret_values(registry)) == ["sg-key", "tok-epic"]
     assert sorted(known_secret_values(registry, ["OTHER_KEY"])) == ["other", "tok-epic"]
+
+
+def test_known_secret_values_include_oauth_secrets_held_by_this_process(monkeypatch):
+    """OAuth tokens never were in an environment variable: the process's held ones count."""
+    monkeypatch.setattr("resources.shopify.auth._LIVE", {"shpat_held_oauth_token"})
+    monkeypatch.setenv("SHOPSYNC_SECRET_KEY", "the-fernet-key")
+    found = known_secret_values(load_registry(), [])
+    assert "shpat_held_oauth_token" in found and "the-fernet-key" in found
 
 
 def test_python_http_client_debug_logs_are_redacted(caplog, monkeypatch):
