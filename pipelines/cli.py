@@ -103,7 +103,8 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-#: Commands whose code lives in its own module: (name, module, add-arguments, run, help).
+#: Commands whose code lives in its own module: (name, module, add-arguments, run, help);
+#: imported when the parser is built, so `shopsync --help` lists them all.
 _COMMANDS = [
     ("serve", "service.cli", "add_serve_arguments", "run_serve",
      "serve the OAuth install callback (the authorization-code grant)"),
@@ -122,12 +123,7 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
     import importlib
 
     for name, module_name, add_name, run_name, help_text in _COMMANDS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue  # not part of this checkout
-            raise
+        module = importlib.import_module(module_name)
         parser = sub.add_parser(name, help=help_text)
         getattr(module, add_name)(parser)
         parser.set_defaults(func=getattr(module, run_name))
