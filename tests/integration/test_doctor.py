@@ -258,3 +258,35 @@ def test_a_sku_on_two_retailer_variants_warns(sim_factory, tmp_path, monkeypatch
     assert result.verdict is Verdict.WARN
     assert "3 of 6 hub SKUs found" in result.detail
     assert "SEED-BASIL-PK" in result.detail and "SEED-BASIL-PK" in result.fix
+
+
+def test_oauth_stores_pass_and_a_dead_grant_fails_with_the_install_link(
+    flow, warehouse, tmp_path, monkeypatch
+):
+    """The demo's auth kinds (a client-credentials hub, an installed authorization-code
+    retailer) pass; once the merchant uninstalls, the doctor says how to re-install."""
+    from pipelines.demo_auth import (
+        export_app_credentials,
+        install_authorization_code_stores,
+        write_oauth_registry,
+    )
+    from resources.registry import DEFAULT_REGISTRY_PATH, load_registry
+    from resources.secrets import SECRET_KEY_ENV, Cipher
+    from tests.fixtures.flows import demo_scenario
+
+    path = write_oauth_registry(demo_scenario(), tmp_path / "registry.yaml", DEFAULT_REGISTRY_PATH)
+    monkeypatch.setenv("SHOPSYNC_REGISTRY", str(path))
+    monkeypatch.setenv(SECRET_KEY_ENV, Cipher.generate_key())
+    for name in ("SHOPSYNC_APP_CLIENT_ID", "SHOPSYNC_APP_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)  # restored (unset) after the test
+    export_app_credentials(flow.sim)
+    assert install_authorization_code_stores(load_registry(), lambda _: None) == 1
+    assert fails(doctor(flow, warehouse)) == {}
+
+    flow.sim.store("epic-gardening.myshopify.com").revoke_tokens()
+    flow.sim.store("epic-gardening.myshopify.com").expire_access_tokens()
+    failed = fails(doctor(flow, warehouse))
+    result = failed[("token valid", "epic-gardening")]
+    assert "authorization_code" in result.detail
+    assert "/install?shop=epic-gardening.myshopify.com" in result.fix
+    assert set(failed) == {("token valid", "epic-gardening")}

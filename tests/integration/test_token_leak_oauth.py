@@ -52,6 +52,8 @@ def test_oauth_secrets_never_leak_anywhere(
     )
     monkeypatch.setenv("SHOPSYNC_REGISTRY", str(registry_file))
     flow = flow_harness_factory(scenario)
+    for name in ("SHOPSYNC_APP_CLIENT_ID", "SHOPSYNC_APP_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)  # restored (unset) after the test
     export_app_credentials(flow.sim)
     caplog.set_level(logging.DEBUG)
     # epic's tokens live 5 minutes: every run refreshes ahead of expiry (FAULTS A3)
