@@ -16,6 +16,15 @@ from resources.registry import AuthorizationCodeAuth, StoreConfig
 def record_pending(conn: psycopg.Connection, store: StoreConfig) -> None:
     if not isinstance(store.auth, AuthorizationCodeAuth):
         raise ValueError(f"store '{store.key}': only authorization-code stores wait for an install")
+    with conn.transaction():  # the key may have waited under another (mistyped) domain
+        conn.execute(
+            "DELETE FROM shopsync.pending_installs WHERE store_key = %s AND shop_domain <> %s",
+            (store.key, store.shop_domain),
+        )
+        _insert(conn, store)
+
+
+def _insert(conn: psycopg.Connection, store: StoreConfig) -> None:
     conn.execute(
         "INSERT INTO shopsync.pending_installs (shop_domain, store_key, auth) VALUES (%s, %s, %s)"
         " ON CONFLICT (shop_domain) DO UPDATE SET store_key = excluded.store_key,"

@@ -30,6 +30,9 @@ ON CONFLICT (store_key) DO UPDATE SET shop_domain = excluded.shop_domain,
     updated_at = now()
 RETURNING generation
 """
+#: One store's token row is renewed or installed by one process at a time (a transaction-
+#: scoped advisory lock: released by the commit that saves the new pair).
+TOKEN_LOCK = "SELECT pg_advisory_xact_lock(hashtext('store_tokens:' || %s))"  # noqa: S105
 _SELECT = """
 SELECT shop_domain, grant_kind, access_token_enc, refresh_token_enc, scope, expires_at,
        refresh_expires_at, generation, needs_reauth_at, needs_reauth_reason
@@ -70,9 +73,16 @@ class TokenStore:
         grant: TokenGrant,
         grant_kind: str = "authorization_code",
     ) -> int:
-        """Replace the store's pair atomically (one statement); returns the new generation."""
+        """Replace the store's pair atomically (one statement) under the store's token lock,
+        so an install never interleaves with a refresh; returns the new generation."""
         refresh = grant.refresh_token
-        row = self.conn.execute(
+        with self.conn.transaction():
+            self.conn.execute(TOKEN_LOCK, (store_key,))
+            row = self._upsert(store_key, shop_domain, grant, grant_kind, refresh)
+        return int(row[0])
+
+    def _upsert(self, store_key, shop_domain, grant: TokenGrant, grant_kind, refresh):
+        return self.conn.execute(
             _UPSERT,
             {
                 "store": store_key,
@@ -85,7 +95,6 @@ class TokenStore:
                 "refresh_expires": grant.refresh_expires_at,
             },
         ).fetchone()
-        return int(row[0])
 
     def load(self, store_key: str) -> StoredToken | None:
         row = self.conn.execute(_SELECT, (store_key,)).fetchone()
@@ -101,12 +110,14 @@ class TokenStore:
         )
         return StoredToken(store_key, shop, kind, grant, gen, reauth, why)
 
-    def quarantine(self, store_key: str, reason: str) -> bool:
-        """Mark the store as needing a new install; True only for the first marking."""
+    def quarantine(self, store_key: str, reason: str, generation: int | None = None) -> bool:
+        """Mark the store as needing a new install; True only for the first marking. With
+        `generation`, only if the row is still the one found dead (not a newer install)."""
         cursor = self.conn.execute(
             "UPDATE shopsync.store_tokens SET needs_reauth_at = now(), needs_reauth_reason = %s,"
-            " updated_at = now() WHERE store_key = %s AND needs_reauth_at IS NULL",
-            (reason, store_key),
+            " updated_at = now() WHERE store_key = %s AND needs_reauth_at IS NULL"
+            " AND (%s::bigint IS NULL OR generation = %s::bigint)",
+            (reason, store_key, generation, generation),
         )
         return cursor.rowcount == 1
 

@@ -15,17 +15,18 @@ lists them so redaction covers tokens that never were in an environment variable
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import psycopg
 
-from resources.ledgers.tokens import StoredToken, TokenStore
+from resources.ledgers.tokens import TOKEN_LOCK, StoredToken, TokenStore
 from resources.registry import (
     AccessTokenAuth,
     AuthorizationCodeAuth,
@@ -33,7 +34,13 @@ from resources.registry import (
     StoreConfig,
 )
 from resources.shopify import errors as e
-from resources.shopify.oauth import OAuthClient, OAuthError, TokenGrant, app_credentials
+from resources.shopify.oauth import (
+    AppCredentials,
+    OAuthClient,
+    OAuthError,
+    TokenGrant,
+    app_credentials,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +87,8 @@ def reauthorize_hint(store: StoreConfig) -> str:
 
 
 class _DeadGrant(Exception):
+    """The store's grant cannot give a token any more (refresh refused, token revoked)."""
+
     def __init__(self, reason: str) -> None:
         self.reason = reason
 
@@ -90,6 +99,8 @@ class TokenSource(Protocol):
     def renew_after_rejection(self, rejected: str) -> bool:
         """After a 401 on `rejected`: whether a different token is now available."""
         ...
+
+    def close(self) -> None: ...
 
 
 class EnvTokenSource:
@@ -114,6 +125,9 @@ class EnvTokenSource:
     def renew_after_rejection(self, rejected: str) -> bool:
         return False
 
+    def close(self) -> None:
+        return None
+
 
 class StoredTokenSource:
     """The OAuth kinds: the row in `store_tokens`, renewed by grant or refresh."""
@@ -123,7 +137,10 @@ class StoredTokenSource:
         self.kind = store.auth.kind
         self._current: StoredToken | None = None
 
-    def _fail(self, message: str, code: str, cls=e.ShopifyAuthError) -> e.ShopifyAuthError:
+    def close(self) -> None:
+        self.oauth.close()
+
+    def _fail(self, message: str, code: str, cls=e.ShopifyAuthError) -> e.ShopifyError:
         return cls(message, store=self.store.key, operation="auth", code=code)
 
     def token(self) -> str:
@@ -138,34 +155,29 @@ class StoredTokenSource:
         return renewed.grant.access_token != rejected
 
     def _renew(self, *, force: bool, rejected: str | None = None) -> StoredToken:
-        """Under the row's lock: re-read, and mint or refresh only if still needed."""
-        try:
-            row = self._renew_locked(force=force, rejected=rejected)
-        except _DeadGrant as dead:
-            with self.connect() as conn:  # outside the rolled-back transaction: it must stay
-                if TokenStore(conn).quarantine(self.store.key, dead.reason):
-                    logger.error("store %s quarantined: %s", self.store.key, dead.reason)
+        outcome = self._renew_locked(force=force, rejected=rejected)
+        if isinstance(outcome, _DeadGrant):
             raise self._fail(
-                f"quarantined ({dead.reason}); {reauthorize_hint(self.store)}",
+                f"quarantined ({outcome.reason}); {reauthorize_hint(self.store)}",
                 "REAUTHORIZE",
                 ShopifyReauthorizationRequired,
-            ) from None
-        _remember(row.grant)
-        self._current = row
-        return row
+            )
+        _remember(outcome.grant)
+        self._current = outcome
+        return outcome
 
-    def _renew_locked(self, *, force: bool, rejected: str | None) -> StoredToken:
+    def _renew_locked(self, *, force: bool, rejected: str | None) -> StoredToken | _DeadGrant:
+        """Under the store's lock: re-read, mint or refresh only if still needed; a dead
+        grant is quarantined in the same transaction (so it commits, and only for the
+        generation found dead: an install saved meanwhile is not quarantined)."""
         with self.connect() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext('store_tokens:' || %s))",
-                         (self.store.key,))  # fmt: skip
+            conn.execute(TOKEN_LOCK, (self.store.key,))
             tokens = TokenStore(conn)
             row = tokens.load(self.store.key)
-            ahead = REFRESH_AHEAD[self.kind].total_seconds()
-            stale = row is None or row.expires_within(ahead)
-            if force and row is not None and row.grant.access_token != rejected:
-                stale = False  # another process already replaced the rejected token
-            elif force:
-                stale = True
+            if row is not None and (row.shop_domain, row.grant_kind) != (
+                self.store.shop_domain, self.kind,
+            ):  # fmt: skip
+                row = None  # the store moved to another shop or kind: that row is not its
             if row is not None and row.needs_reauth_at is not None:
                 raise self._fail(
                     f"quarantined since {row.needs_reauth_at:%Y-%m-%d %H:%M} UTC "
@@ -173,48 +185,106 @@ class StoredTokenSource:
                     "REAUTHORIZE",
                     ShopifyReauthorizationRequired,
                 )
-            cannot_refresh = row is not None and not row.grant.refresh_token
-            if stale and force and cannot_refresh and self.kind == "authorization_code":
-                raise _DeadGrant("Shopify rejected the stored token (uninstalled or revoked)")
-            if stale:
-                row = self._mint(tokens, row)
-            return row
+            ahead = REFRESH_AHEAD[self.kind].total_seconds()
+            if force:  # a 401: renew unless another process already replaced that token
+                stale = row is None or row.grant.access_token == rejected
+            else:
+                stale = row is None or row.expires_within(ahead)
+            if not stale:
+                return row
+            try:
+                return self._mint(tokens, row, force=force)
+            except _DeadGrant as dead:
+                if tokens.quarantine(self.store.key, dead.reason, row.generation if row else None):
+                    logger.error("store %s quarantined: %s", self.store.key, dead.reason)
+                return dead
 
-    def _mint(self, tokens: TokenStore, row: StoredToken | None) -> StoredToken:
+    def _mint(self, tokens: TokenStore, row: StoredToken | None, *, force: bool) -> StoredToken:
         app = self._app()
         try:
-            if isinstance(self.store.auth, ClientCredentialsAuth):
-                grant = self.oauth.client_credentials(self.store.shop_domain, app)
-            elif row is None:
-                raise self._fail(
-                    f"not installed yet: no token stored for {self.store.shop_domain}; "
-                    f"{reauthorize_hint(self.store)}",
-                    "NOT_INSTALLED",
-                )
-            elif not row.grant.refresh_token:
-                if row.grant.expires_at is None:
-                    return row  # a non-expiring offline token: a 401 means it was revoked
-                raise _DeadGrant("the token expired and has no refresh token")
-            else:
-                grant = self.oauth.refresh(self.store.shop_domain, app, row.grant.refresh_token)
+            grant = self._grant(app, row, force=force)
         except OAuthError as exc:
-            if exc.permanent and isinstance(self.store.auth, AuthorizationCodeAuth):
-                raise _DeadGrant(f"refresh refused: {exc.code}") from None
-            raise self._fail(
-                f"could not get a token ({exc.code}); {reauthorize_hint(self.store)}",
-                f"TOKEN_{exc.code.upper()}",
-                ShopifyReauthorizationRequired if exc.permanent else e.ShopifyAuthError,
-            ) from None
+            return self._refused(exc, row, force=force)
+        if grant is None:
+            return row
         _remember(grant)
         tokens.save_grant(self.store.key, self.store.shop_domain, grant, self.kind)
         logger.info("store %s: new %s token saved", self.store.key, self.kind)
         return tokens.load(self.store.key)
 
-    def _app(self):
+    def _grant(self, app: AppCredentials, row: StoredToken | None, *, force: bool):
+        """The new grant, or None to keep `row` (a non-expiring token nothing can renew)."""
+        if isinstance(self.store.auth, ClientCredentialsAuth):
+            _check_not_refused(self.store, app)
+            return self.oauth.client_credentials(self.store.shop_domain, app)
+        if row is None:
+            raise self._fail(
+                f"not installed yet: no token stored for {self.store.shop_domain}; "
+                f"{reauthorize_hint(self.store)}",
+                "NOT_INSTALLED",
+            )
+        if not row.grant.refresh_token:
+            if force:
+                raise _DeadGrant("Shopify rejected the stored token (uninstalled or revoked)")
+            if row.grant.expires_at is None:
+                return None
+            raise _DeadGrant("the token expired and has no refresh token")
+        return self.oauth.refresh(self.store.shop_domain, app, row.grant.refresh_token)
+
+    def _refused(self, exc: OAuthError, row: StoredToken | None, *, force: bool) -> StoredToken:
+        """What a refusal means. Only `invalid_grant` is the grant's death; a wrong client
+        secret is the operator's to fix (not a reason to quarantine every store); a blip of
+        the token endpoint keeps a token that is still valid."""
+        if exc.code == "invalid_grant" and self.kind == "authorization_code":
+            raise _DeadGrant("refresh refused: invalid_grant") from None
+        if not exc.permanent:
+            if row is not None and not force and not row.expires_within(0):
+                logger.warning("store %s: token renewal postponed (%s)", self.store.key, exc.code)
+                return row
+            raise self._fail(
+                f"the token endpoint failed ({exc.code}); retried later",
+                f"TOKEN_{exc.code}",
+                e.ShopifyTransientError,
+            ) from None
+        if isinstance(self.store.auth, ClientCredentialsAuth):
+            _remember_refusal(self.store, self._app())
+        raise self._fail(
+            f"Shopify refused the app's credentials ({exc.code}); {reauthorize_hint(self.store)}",
+            f"TOKEN_{exc.code.upper()}",
+        ) from None
+
+    def _app(self) -> AppCredentials:
         try:
             return app_credentials(self.store.auth)
         except OAuthError as exc:
             raise self._fail(str(exc), "CREDENTIALS_MISSING") from None
+
+
+#: A client-credentials store whose app credentials Shopify refused is not asked again
+#: with the same credentials for this long (every call would otherwise hit the endpoint).
+REFUSAL_BACKOFF = timedelta(minutes=5)
+_REFUSED: dict[tuple[str, str], datetime] = {}
+
+
+def _credentials_key(store: StoreConfig, app: AppCredentials) -> tuple[str, str]:
+    digest = hashlib.sha256(f"{app.client_id}:{app.client_secret}".encode()).hexdigest()
+    return store.key, digest
+
+
+def _remember_refusal(store: StoreConfig, app: AppCredentials) -> None:
+    _REFUSED[_credentials_key(store, app)] = datetime.now(UTC) + REFUSAL_BACKOFF
+
+
+def _check_not_refused(store: StoreConfig, app: AppCredentials) -> None:
+    until = _REFUSED.get(_credentials_key(store, app))
+    if until is not None and datetime.now(UTC) < until:
+        raise e.ShopifyAuthError(
+            f"Shopify refused these app credentials; not asked again before {until:%H:%M} "
+            f"UTC unless they change; {reauthorize_hint(store)}",
+            store=store.key,
+            operation="auth",
+            code="TOKEN_REFUSED",
+        )
 
 
 def token_source(store: StoreConfig, oauth: OAuthClient, connect: Connect) -> TokenSource:

@@ -90,6 +90,7 @@ class ShopifyClient:
 
     def close(self) -> None:
         self.transport.close()
+        self.token_source.close()
         if self.recorder is not None:
             self.recorder.flush()
 

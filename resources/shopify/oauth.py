@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["AppCredentials", "OAuthClient", "OAuthError", "TokenGrant", "app_credentials"]
 
 #: Shopify's answers that no retry can change: the grant itself is dead or wrong.
+_ERROR_CODE = re.compile(r"^[a-z_]{1,40}$")
 PERMANENT_ERRORS = {"invalid_grant", "invalid_client", "unauthorized_client", "invalid_request"}
 
 
@@ -110,11 +112,13 @@ class OAuthClient:
         if response.status_code == 200 and body.get("access_token"):
             logger.info("oauth %s at %s: granted scope %s", what, shop, body.get("scope"))
             return TokenGrant.from_response(body, now)
-        code = str(body.get("error") or f"HTTP_{response.status_code}")
+        # Only Shopify's error code is kept, and only if it looks like one: the description
+        # and anything else in the body are remote text, never echoed into logs.
+        error = str(body.get("error") or "")
+        code = error if _ERROR_CODE.match(error) else f"HTTP_{response.status_code}"
         permanent = code in PERMANENT_ERRORS or response.status_code in (400, 401, 403)
-        description = str(body.get("error_description") or "")[:200]
         raise OAuthError(
-            f"{what} at {shop} refused: {code} {description}".strip(),
+            f"{what} at {shop} refused: {code} (HTTP {response.status_code})",
             code=code,
             permanent=permanent and response.status_code < 500,
         )

@@ -20,7 +20,7 @@ import yaml
 from resources.ledgers.tokens import TokenStore
 from resources.registry import RegistryResource
 from resources.secrets import SECRET_KEY_ENV, Cipher
-from resources.shopify import ShopifyResource
+from resources.shopify import ShopifyAuthError, ShopifyResource
 from resources.shopify.auth import ShopifyReauthorizationRequired
 from resources.shopify.oauth import AppCredentials, OAuthClient
 from tests.fixtures.sim import HUB, RETAILER_A, SMALL_SCENARIO
@@ -194,3 +194,37 @@ def test_a_refused_refresh_quarantines_that_store_only(oauth_sim, oauth_env, db_
         assert hub.execute("shop_info")["shop"]
     install(oauth_sim, db_url)  # a new install lifts the quarantine
     assert stored(db_url, "retailer-a").needs_reauth_at is None
+
+
+def test_a_wrong_app_secret_is_the_operators_to_fix_not_a_quarantine(
+    oauth_sim, oauth_env, db_url, monkeypatch
+):
+    """Shopify refusing the app's credentials (invalid_client) says so, quarantines no
+    store (only a dead grant does), and the fixed secret works at once."""
+    install(oauth_sim, db_url)
+    oauth_sim.store(RETAILER_A).expire_access_tokens()
+    secret = os.environ["SHOPSYNC_APP_CLIENT_SECRET"]
+    monkeypatch.setenv("SHOPSYNC_APP_CLIENT_SECRET", "shpss_typo")
+    shopify = resource(oauth_sim, oauth_env, db_url)
+    with pytest.raises(ShopifyAuthError) as exc:
+        shopify.get_client("retailer-a").execute("shop_info")
+    assert not isinstance(exc.value, ShopifyReauthorizationRequired)
+    assert "invalid_client" in str(exc.value) and "shpss_typo" not in str(exc.value)
+    assert stored(db_url, "retailer-a").needs_reauth_at is None
+    monkeypatch.setenv("SHOPSYNC_APP_CLIENT_SECRET", secret)
+    with shopify.get_client("retailer-a") as client:
+        assert client.execute("shop_info")["shop"]
+
+
+def test_refused_client_credentials_are_not_sent_again_until_they_change(
+    oauth_sim, oauth_env, db_url, monkeypatch
+):
+    monkeypatch.setenv("SHOPSYNC_APP_CLIENT_SECRET", "shpss_wrong_secret")
+    shopify = resource(oauth_sim, oauth_env, db_url)
+    for _ in range(3):
+        with pytest.raises(ShopifyAuthError):
+            shopify.get_client("hub").execute("shop_info")
+    assert counters(oauth_sim, HUB)["refused"] == {"invalid_client": 1}  # asked once
+    monkeypatch.setenv("SHOPSYNC_APP_CLIENT_SECRET", oauth_sim.store(HUB).oauth.app.client_secret)
+    with shopify.get_client("hub") as hub:  # new credentials: asked again at once
+        assert hub.execute("shop_info")["shop"]
