@@ -23,6 +23,9 @@ from simulator.admin import handle_admin
 log = logging.getLogger(__name__)
 GRAPHQL_PATH = re.compile(r"^/([^/]+)/admin/api/([^/]+)/graphql\.json$")
 BULK_PATH = re.compile(r"^/_bulk/([^/]+)/(\d+)\.jsonl$")
+#: Name the token endpoint in a fault plan's `only_fields` to inject faults there (never
+#: by default: fault tests of the GraphQL API must not also break token minting).
+TOKEN_ENDPOINT_FIELD = "oauth_access_token"  # noqa: S105 (a name)
 OAUTH_PATH = re.compile(r"^/([^/]+)/admin/oauth/(access_token|authorize)$")
 HTTP_FAULTS = {
     "http_500": (500, {"errors": "Internal Server Error"}),
@@ -199,6 +202,12 @@ class Handler(BaseHTTPRequestHandler):
         except (ValueError, TypeError):
             self._send(400, {"error": "invalid_request", "error_description": "unreadable body"})
             return
+        if TOKEN_ENDPOINT_FIELD in (store.faults.only_fields or ()):  # opted into by name only
+            fault = store.faults.before({TOKEN_ENDPOINT_FIELD})
+            if fault is not None:
+                store.count(f"fault:{fault}")
+                self._fault(fault, store.faults.timeout_seconds, "")
+                return
         status, body = oauth_grants.token_request(store.oauth, params, store.granted_scopes)
         self._send(status, body)
 

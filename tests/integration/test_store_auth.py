@@ -20,7 +20,7 @@ import yaml
 from resources.ledgers.tokens import TokenStore
 from resources.registry import RegistryResource
 from resources.secrets import SECRET_KEY_ENV, Cipher
-from resources.shopify import ShopifyAuthError, ShopifyResource
+from resources.shopify import ShopifyAuthError, ShopifyResource, ShopifyTransientError
 from resources.shopify.auth import ShopifyReauthorizationRequired
 from resources.shopify.oauth import AppCredentials, OAuthClient
 from tests.fixtures.sim import HUB, RETAILER_A, SMALL_SCENARIO
@@ -228,3 +228,26 @@ def test_refused_client_credentials_are_not_sent_again_until_they_change(
     monkeypatch.setenv("SHOPSYNC_APP_CLIENT_SECRET", oauth_sim.store(HUB).oauth.app.client_secret)
     with shopify.get_client("hub") as hub:  # new credentials: asked again at once
         assert hub.execute("shop_info")["shop"]
+
+
+def test_a_token_endpoint_outage_keeps_a_still_valid_token_and_quarantines_nothing(
+    oauth_sim, oauth_env, db_url
+):
+    """The token endpoint answers 503 while a refresh ahead of expiry is due: the call
+    goes on with the token that is still valid. Once that token has expired, the outage
+    is a transient error (retried by the run's policy), never a quarantine."""
+    oauth_sim.store(RETAILER_A).set_token_ttl(access_token_ttl_seconds=300)  # refresh due
+    install(oauth_sim, db_url)
+    oauth_sim.set_faults(RETAILER_A, http_503=1.0, only_fields=["oauth_access_token"])
+    shopify = resource(oauth_sim, oauth_env, db_url)
+    with shopify.get_client("retailer-a") as client:
+        assert client.execute("shop_info")["shop"]
+    assert counters(oauth_sim, RETAILER_A)["refreshes"] == 0
+    oauth_sim.store(RETAILER_A).expire_access_tokens()
+    with pytest.raises(ShopifyTransientError):
+        shopify.get_client("retailer-a").execute("shop_info")
+    assert stored(db_url, "retailer-a").needs_reauth_at is None
+    oauth_sim.clear_faults(RETAILER_A)
+    with shopify.get_client("retailer-a") as client:
+        assert client.execute("shop_info")["shop"]
+    assert counters(oauth_sim, RETAILER_A)["refreshes"] == 1
