@@ -24,6 +24,7 @@ from resources.email import (
 )
 from resources.email_templates import OrderIssue, run_failure_email
 from resources.registry import Registry
+from resources.shopify.auth import ShopifyReauthorizationRequired
 
 
 def alert_issues(
@@ -61,7 +62,7 @@ def retailer_failure_alert_key(flow: str, retailer: str | None, error_class: str
 def _failure_alert_key(flow: str, retailer: str | None, error_class: str) -> str:
     """A store whose grant is dead fails every flow the same way: one alert for the store
     (the others group on it), saying how to re-authorize (FAULTS A3)."""
-    if error_class == "ShopifyReauthorizationRequired":
+    if error_class == ShopifyReauthorizationRequired.__name__:
         return f"reauthorize:{retailer or 'hub'}"
     return retailer_failure_alert_key(flow, retailer, error_class)
 

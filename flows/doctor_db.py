@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 import psycopg
 
+from resources.ledgers.health import database_figures
 from resources.postgres import DATABASE_URL_ENV, migration_files
 from sync.doctor import CheckResult, Verdict, connection_verdict, migration_gaps
 
@@ -103,12 +104,9 @@ def _round_trip(conn: psycopg.Connection) -> CheckResult:
 
 
 def _headroom(conn: psycopg.Connection) -> CheckResult:
-    limit = int(conn.execute("SHOW max_connections").fetchone()[0])
-    reserved = int(conn.execute("SHOW superuser_reserved_connections").fetchone()[0])
-    used = conn.execute(
-        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"
-    ).fetchone()[0]
-    usable = max(limit - reserved, 1)
+    figures = database_figures(conn)  # the same figures health watches
+    used, limit = figures.used_connections, figures.max_connections
+    usable = max(limit - figures.reserved_connections, 1)
     verdict = connection_verdict(used, usable)
     detail = f"{used} of {usable} connections in use (max_connections {limit})"
     fix = (

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from flows.inventory_reads import skus_at_location
 from resources.registry import MissingTokenError, RetailerConfig, StoreConfig
 from resources.shopify import ShopifyAuthError, ShopifyClient, ShopifyError, ShopifyResource
 from resources.shopify.auth import reauthorize_hint
@@ -156,10 +157,7 @@ def location_check(
 
 def store_skus(p: StoreProbe, location_id: str) -> list[str]:
     assert p.client is not None
-    nodes = p.client.paginate(
-        "catalogue_variants_inventory", {"locationId": location_id}, ("productVariants",)
-    )
-    return [n["sku"] for n in nodes if n.get("sku")]
+    return skus_at_location(p.client, location_id)
 
 
 def sku_check(hub_skus: HubSkus, p: StoreProbe, retailer: RetailerConfig) -> CheckResult:

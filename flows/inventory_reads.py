@@ -85,6 +85,15 @@ def re_read_items(
     return found
 
 
+def skus_at_location(client: ShopifyClient, location_id: str) -> list[str]:
+    """Every variant SKU the store stocks at the location, one entry per variant (a SKU
+    on two variants appears twice): what the doctor and onboarding compare catalogues by."""
+    nodes = client.paginate(
+        "catalogue_variants_inventory", {"locationId": location_id}, ("productVariants",)
+    )
+    return [n["sku"] for n in nodes if n.get("sku")]
+
+
 def _from_level(node: dict[str, Any]) -> Level:
     item = node.get("item") or {}
     return Level(

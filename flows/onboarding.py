@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from flows.inventory_reads import skus_at_location
 from resources.ledgers.pending_installs import forget_pending, record_pending
 from resources.ledgers.tokens import TokenStore
 from resources.postgres import token_connection
@@ -84,9 +85,7 @@ def read_store(client: ShopifyClient) -> StoreFacts:
 
 def hub_skus(hub: ShopifyClient, location_id: str) -> list[str]:
     """Every SKU of the hub catalogue (the variants stocked at its warehouse location)."""
-    nodes = hub.paginate("catalogue_variants_inventory", {"locationId": location_id},
-                         ("productVariants",))  # fmt: skip
-    return sorted({n["sku"] for n in nodes if n.get("sku")})
+    return sorted(set(skus_at_location(hub, location_id)))
 
 
 def compare_catalogue(retailer: ShopifyClient, skus: list[str]) -> SkuReport:
