@@ -11,6 +11,7 @@ import dagster as dg
 
 from flows.backups import restore_drill as run_restore_drill
 from flows.backups import run_backup
+from pipelines.parts import DefinitionsPart
 from resources.postgres import PostgresResource
 from resources.registry import Registry, RegistryResource, load_registry
 from sync.backup_retention import BackupSettings
@@ -73,7 +74,7 @@ restore_drill_job = dg.define_asset_job(
 )
 
 
-def backup_definitions(registry: Registry | None = None) -> dict[str, list]:
+def backup_definitions(registry: Registry | None = None) -> DefinitionsPart:
     """Assets, jobs and schedules for `dg.Definitions` (registry: for the backup hour)."""
     if registry is None:
         registry = load_registry()
@@ -94,8 +95,8 @@ def backup_definitions(registry: Registry | None = None) -> dict[str, list]:
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description="Restore the newest backup into a scratch database weekly (Sunday).",
     )
-    return {
-        "assets": [warehouse_backup, restore_drill],
-        "jobs": [warehouse_backup_job, restore_drill_job],
-        "schedules": [backup_schedule, drill_schedule],
-    }
+    return DefinitionsPart(
+        assets=[warehouse_backup, restore_drill],
+        jobs=[warehouse_backup_job, restore_drill_job],
+        schedules=[backup_schedule, drill_schedule],
+    )

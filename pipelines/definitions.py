@@ -57,7 +57,7 @@ def build_definitions() -> dg.Definitions:
             *EXCEPTION_ASSETS,
             health,
             *reports.assets,
-            *backups["assets"],
+            *backups.assets,
         ],
         asset_checks=[
             build_order_checks(orders_flow),
@@ -72,7 +72,7 @@ def build_definitions() -> dg.Definitions:
             health_job,
             doctor_job,
             *reports.jobs,
-            *backups["jobs"],
+            *backups.jobs,
         ],
         schedules=[
             orders_schedule,
@@ -82,7 +82,7 @@ def build_definitions() -> dg.Definitions:
             *EXCEPTION_SCHEDULES,
             health_schedule,
             *reports.schedules,
-            *backups["schedules"],
+            *backups.schedules,
         ],
         sensors=[
             retailer_registry_sensor,

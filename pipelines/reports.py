@@ -8,24 +8,17 @@ shows the figures in the UI and mails only when asked, under its own key.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import dagster as dg
 
 from assets.reports import build_report_assets
+from pipelines.parts import DefinitionsPart
 from resources.registry import Registry
 from sync.reports import closed_summary_key, closed_week_key
 
 #: The weekly report goes out on its weekday at this hour (local): the morning check.
 WEEKLY_REPORT_HOUR = 8
-
-
-@dataclass(frozen=True)
-class ReportDefinitions:
-    assets: list[dg.AssetsDefinition]
-    jobs: list  # asset jobs, resolved by the Definitions
-    schedules: list[dg.ScheduleDefinition]
 
 
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -65,7 +58,7 @@ def _report_schedule(
     return _schedule
 
 
-def build_report_definitions(registry: Registry) -> ReportDefinitions:
+def build_report_definitions(registry: Registry) -> DefinitionsPart:
     daily, weekly = build_report_assets(registry)
     tz = registry.notifications.time_zone
     hour = registry.notifications.daily_summary_hour
@@ -96,6 +89,6 @@ def build_report_definitions(registry: Registry) -> ReportDefinitions:
         lambda tick: closed_week_key(tick, tz, weekday),
         weekly.partitions_def.get_first_partition_key(),
     )  # fmt: skip
-    return ReportDefinitions(
+    return DefinitionsPart(
         [daily, weekly], [daily_job, weekly_job], [daily_schedule, weekly_schedule]
     )

@@ -141,14 +141,14 @@ def test_cli_backup_and_restore_verify(db_url, ledger_rows, tmp_path, monkeypatc
 def test_assets_materialize_with_metadata(db_url, ledger_rows, tmp_path, monkeypatch):
     monkeypatch.setenv("SHOPSYNC_HOME", str(tmp_path))  # the default folder: <home>/backups
     defs = backup_definitions()
-    assert {s.name for s in defs["schedules"]} == {
+    assert {s.name for s in defs.schedules} == {
         "warehouse_backup_schedule",
         "restore_drill_schedule",
     }
     postgres = PostgresResource(url=db_url)
     try:
         result = dg.materialize(
-            defs["assets"], resources={"postgres": postgres, "registry": RegistryResource()}
+            defs.assets, resources={"postgres": postgres, "registry": RegistryResource()}
         )
     finally:
         postgres.close()
