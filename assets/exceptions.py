@@ -39,12 +39,20 @@ class ExceptionQueueConfig(dg.Config):
 @dg.asset(
     group_name="operations",
     kinds={"postgres", "shopify"},
-    deps=["retailer_orders", "hub_orders", "retailer_fulfillments", "inventory_pushes"],
+    deps=[
+        "retailer_orders",
+        "hub_orders",
+        "hub_order_follow_ups",
+        "retailer_fulfillments",
+        "retailer_order_follow_ups",
+        "inventory_pushes",
+    ],
     description="Orders that need a person: quarantined or held retailer orders, orders "
-    "cancelled or edited at the retailer after import, hub orders Shopify refused, shipments "
-    "that cannot be pushed, and SKUs whose stock cannot be synced. Each row says the fix, how "
-    "long it has waited and which partition to re-run; exceptions waiting longer than the "
-    "registry's escalation time are emailed to the operators once.",
+    "cancelled or edited after import, follow-ups held or refused, hub orders Shopify "
+    "refused, shipments that cannot be pushed, and SKUs whose stock cannot be synced. "
+    "Each row says the fix, how long it has waited and which partition to re-run; "
+    "exceptions waiting longer than the registry's escalation time are emailed to the "
+    "operators once.",
 )
 def exception_queue(
     context: dg.AssetExecutionContext,

@@ -1,5 +1,6 @@
-"""Fulfillment push: hub shipments landed, then pushed to the retailer once each, per
-retailer × hour, as one step (`flows/fulfillments.py`)."""
+"""Fulfillment push: hub shipments landed, then pushed to the retailer once each, and hub
+cancels carried back to the retailer where asked, per retailer × hour, as one step
+(`flows/fulfillments.py`, `flows/hub_cancellations.py`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from assets.flow_asset import FlowAssetStep, build_flow_asset
 from assets.partitions import retailer_hourly_partitions
 from flows.fulfillment_checks import verify_fulfillments
 from flows.fulfillments import land_hub_fulfillments, push_retailer_fulfillments
+from flows.hub_cancellations import carry_hub_cancellations
 
 FULFILLMENT_STEPS = (
     FlowAssetStep(
@@ -26,6 +28,17 @@ FULFILLMENT_STEPS = (
         "through the fulfillment_links ledger. Terminal cases are recorded and alerted once.",
         push_retailer_fulfillments,
         "Shipments that cannot be pushed to the retailer",
+    ),
+    FlowAssetStep(
+        "retailer_order_follow_ups",
+        "Hub orders the hub cancelled itself, carried back to the retailer order where the "
+        "registry says on_hub_cancel: cancel_at_retailer (else they are reported by "
+        "hub_fulfillments): once every shipment of the hub order is pushed, the retailer "
+        "order is cancelled (restocked, refunded) when nothing else of it ships, or the "
+        "units the hub will not ship are removed by an order edit. Each write through the "
+        "order_follow_ups ledger, re-reading the retailer order before it.",
+        carry_hub_cancellations,
+        "Hub cancels carried to the retailer",
     ),
 )
 

@@ -16,10 +16,10 @@ re-read first, and a cancel is given time to finish before it is sent again.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from datetime import timedelta
 
+from flows.order_writes import OrderCancel, read_order, refused
+from flows.orders import lookup_hub_variants
 from flows.steps import RetailerStep, StepReport
 from resources.email_templates import OrderIssue
 from resources.ledgers import follow_ups as ledger
@@ -38,13 +38,6 @@ from sync.follow_up_plan import (
 )
 from sync.models import RetailerOrder
 from sync.order_changes import ChangeKind, detect_post_import_changes
-
-#: How long a cancel whose response was lost is given to show at the hub before it is sent
-#: again (a cancel job takes seconds; a cycle is 15 minutes, so in practice: one cycle).
-CANCEL_SETTLE = timedelta(seconds=30)
-#: How long one run waits for a cancel job (it is polled again by the next run).
-JOB_WAIT_SECONDS = 20.0
-JOB_POLL_SECONDS = 0.5
 
 
 @dataclass
@@ -86,7 +79,7 @@ def _follow_up(step: RetailerStep, candidate: ledger.Candidate, stats: FollowUpS
         return None
     if changes and not candidate.open_keys and change_key(order, location) in candidate.done_keys:
         return None  # this change was carried to the hub by an earlier run
-    hub = _read_hub(step.hub, candidate.hub_order_gid)
+    hub = read_order(step.hub, candidate.hub_order_gid)
     if cancelled or order.cancelled_at:
         plan = plan_cancel(order, hub)
     else:
@@ -114,7 +107,7 @@ def _follow_up(step: RetailerStep, candidate: ledger.Candidate, stats: FollowUpS
         return row
     if row.done:
         ledger.resolve_flags(step.conn, step.key, order.id)
-        stats.issues.append(_issue(step, _read_hub(step.hub, hub.id), row))
+        stats.issues.append(_issue(step, read_order(step.hub, hub.id), row))
     elif row.state == "cancelling":
         stats.pending.append(f"{order.name}: hub cancel of {hub.name} still running")
     return row
@@ -127,7 +120,7 @@ def _close_landed_edit(step: RetailerStep, order: RetailerOrder, candidate, stat
     row = ledger.get(step.conn, step.key, order.id, key)
     row = ledger.advance(step.conn, row, "edited", run_id=step.run_id, ambiguous_at=None)
     ledger.resolve_flags(step.conn, step.key, order.id)
-    stats.issues.append(_issue(step, _read_hub(step.hub, candidate.hub_order_gid), row))
+    stats.issues.append(_issue(step, read_order(step.hub, candidate.hub_order_gid), row))
     return row
 
 
@@ -137,21 +130,15 @@ def _first_state(plan: FollowUp) -> str:
     return {Action.CANCEL: "cancelling", Action.EDIT: "editing"}.get(plan.action, "holding")
 
 
-def _read_hub(hub: ShopifyClient, gid: str) -> HubOrder:
-    node = hub.execute("follow_ups_hub_order", {"id": gid}).get("order")
-    if node is None:
-        raise LookupError(f"hub order {gid} is gone: it was deleted at the hub")
-    return HubOrder.from_graphql(node)
-
-
 def _variants_to_add(step: RetailerStep, order: RetailerOrder, hub: HubOrder) -> dict:
-    """Hub variant ids for SKUs the retailer order has and the hub order has not."""
+    """Hub SKU -> variant ids for SKUs the retailer order has and the hub order has not:
+    exactly, and in their trimmed and re-cased forms, so a line added with a SKU that
+    matches only once normalised is found when the retailer opted in (O11) and reported
+    with exactly what differs when not."""
     on_hub = {line.sku for line in hub.lines if line.current_quantity}
     wanted = {line.sku for line in order.lines if line.sku and line.current_quantity} - on_hub
-    if not wanted:
-        return {}
-    found = step.hub.variants_by_sku(sorted(wanted))
-    return {sku: [v["id"] for v in variants] for sku, variants in found.items()}
+    found = lookup_hub_variants(step.hub, sorted(wanted))
+    return {sku: [v["id"] for v in variants] for sku, variants in found.items() if variants}
 
 
 def _carry_out(step: RetailerStep, row: ledger.FollowUpRow, plan: FollowUp, hub: HubOrder):
@@ -166,11 +153,14 @@ def _carry_out(step: RetailerStep, row: ledger.FollowUpRow, plan: FollowUp, hub:
             "reasonNotes": f"shopsync: retailer '{row.retailer}' {plan.reason}"[:250],
         }})  # fmt: skip
         if not result.ok and not _already_held(step.hub, hub.id, fo_id):
-            return _refused(conn, row, "hold", result)
+            return refused(conn, row, "hold", result)
     if plan.action is Action.HOLD_FOR_REVIEW:
         return ledger.advance(conn, row, "held_for_review", run_id=step.run_id, detail=plan.reason)
     if plan.action is Action.CANCEL:
-        return _cancel(step, _enter(step, row, "cancelling"))
+        note = f"shopsync: cancelled at retailer '{row.retailer}' ({row.retailer_order_name}, " \
+               f"{row.retailer_order_gid})"  # fmt: skip
+        cancel = OrderCancel(step.hub, row.hub_order_gid, note, "cancelling", "cancelled")
+        return cancel(step, _enter(step, row, "cancelling"))
     return _edit(step, _enter(step, row, "editing"), plan)
 
 
@@ -188,58 +178,18 @@ def _done_state(plan: FollowUp) -> str:
 
 def _already_held(hub: ShopifyClient, order_gid: str, fo_id: str) -> bool:
     """A hold refused because it is there already (our earlier, lost response)."""
-    fresh = _read_hub(hub, order_gid)
+    fresh = read_order(hub, order_gid)
     return any(fo.id == fo_id and fo.held_by_us for fo in fresh.fulfillment_orders)
-
-
-def _refused(conn, row: ledger.FollowUpRow, what: str, result) -> ledger.FollowUpRow:
-    errors = "; ".join(e.message for e in result.user_errors)
-    return ledger.advance(conn, row, "failed", last_error=f"{what} refused: {errors}",
-                          detail=f"Shopify refused to {what} the hub order: {errors}",
-                          attempt=True)  # fmt: skip
-
-
-def _cancel(step: RetailerStep, row: ledger.FollowUpRow) -> ledger.FollowUpRow:
-    conn = step.conn
-    if row.job_id is None:
-        if row.ambiguous_at is not None and step.now - row.ambiguous_at < CANCEL_SETTLE:
-            return row  # the lost cancel may still be running: re-read next run
-        note = f"shopsync: cancelled at retailer '{row.retailer}' ({row.retailer_order_name}, " \
-               f"{row.retailer_order_gid})"  # fmt: skip
-        result = step.hub.mutate("follow_ups_cancel", {
-            "orderId": row.hub_order_gid, "reason": "CUSTOMER", "staffNote": note})  # fmt: skip
-        if not result.ok:
-            if _read_hub(step.hub, row.hub_order_gid).cancelled:
-                return ledger.advance(conn, row, "cancelled", run_id=step.run_id)
-            return _refused(conn, row, "cancel", result)
-        job = (result.payload.get("job") or {}).get("id")
-        row = ledger.advance(conn, row, "cancelling", job_id=job, attempt=True, ambiguous_at=None)
-    if _wait_for_job(step.hub, row.job_id) and _read_hub(step.hub, row.hub_order_gid).cancelled:
-        return ledger.advance(conn, row, "cancelled", run_id=step.run_id)
-    return row
-
-
-def _wait_for_job(hub: ShopifyClient, job_id: str | None) -> bool:
-    if job_id is None:
-        return True
-    deadline = time.monotonic() + JOB_WAIT_SECONDS
-    while True:
-        job = hub.execute("follow_ups_job", {"id": job_id}).get("job") or {}
-        if job.get("done") or not job:
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(JOB_POLL_SECONDS)
 
 
 def _edit(step: RetailerStep, row: ledger.FollowUpRow, plan: FollowUp) -> ledger.FollowUpRow:
     conn, hub = step.conn, step.hub
     target = row.target or dict(plan.extra.get("target") or {})
-    if matches_target(_read_hub(hub, row.hub_order_gid), target):
+    if matches_target(read_order(hub, row.hub_order_gid), target):
         return ledger.advance(conn, row, "edited", run_id=step.run_id)  # a lost commit landed
     begun = hub.mutate("follow_ups_edit_begin", {"id": row.hub_order_gid})
     if not begun.ok:
-        return _refused(conn, row, "edit", begun)
+        return refused(conn, row, "edit", begun)
     calculated = begun.payload["calculatedOrder"]
     by_sku = {n.get("sku"): n["id"] for n in calculated["lineItems"]["nodes"]}
     for edit in plan.edits:
@@ -259,12 +209,12 @@ def _edit(step: RetailerStep, row: ledger.FollowUpRow, plan: FollowUp) -> ledger
                 },
             )
         if not staged.ok:
-            return _refused(conn, row, "edit", staged)  # fmt: skip
+            return refused(conn, row, "edit", staged)  # fmt: skip
     note = f"shopsync: edited at retailer '{row.retailer}' ({row.retailer_order_name})"
     committed = hub.mutate("follow_ups_edit_commit", {"id": calculated["id"], "staffNote": note})
     if not committed.ok:
-        return _refused(conn, row, "edit", committed)
-    if matches_target(_read_hub(hub, row.hub_order_gid), target):
+        return refused(conn, row, "edit", committed)
+    if matches_target(read_order(hub, row.hub_order_gid), target):
         return ledger.advance(conn, row, "edited", run_id=step.run_id, attempt=True)
     return ledger.advance(conn, row, "editing", last_error="committed, hub not yet as asked",
                           attempt=True)  # fmt: skip

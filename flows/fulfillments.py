@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flows.exactly_once import Outcome, WriteOnce
+from flows.hub_cancellations import record_hub_cancellations
 from flows.steps import RetailerStep, StepReport
 from resources.email_templates import OrderIssue
-from resources.ledgers import follow_ups
 from resources.ledgers import fulfillments as ledger
 from resources.ledgers.locks import store_lock
 from resources.ledgers.orders import linked_orders
@@ -64,40 +64,16 @@ class PushStats:
 
 def land_hub_fulfillments(step: RetailerStep) -> StepReport:
     """Land every fulfillment of this retailer's hub orders updated in the windows, and
-    tell of hub orders the hub cancelled (O15)."""
+    tell of (or claim the carry-back of) hub orders the hub cancelled (O15)."""
     landed, cancelled = _land(step)
-    issues = hub_cancellations(step, cancelled)
-    counts = {"hub_fulfillments_landed": landed, "cancelled_by_the_hub": len(issues)}
+    issues, by_the_hub = record_hub_cancellations(step, cancelled)
+    counts = {"hub_fulfillments_landed": landed, "cancelled_by_the_hub": by_the_hub}
     return StepReport(counts=counts, issues=issues)
 
 
 def landed_fulfillments(step: RetailerStep) -> int:
     """`land_hub_fulfillments` as a count (tests read it)."""
     return _land(step)[0]
-
-
-def hub_cancellations(step: RetailerStep, cancelled: list[tuple[dict, dict]]) -> list[OrderIssue]:
-    """Hub orders cancelled at the hub, not by our follow-up of a retailer cancel (FAULTS
-    O15): the retailer's recipients are told, with the lines, so the retailer order is
-    never left waiting for a parcel that will not come. Alerted once per order."""
-    ours = follow_ups.cancelled_by_us(
-        step.conn, step.key, [link["retailer_order_gid"] for _, link in cancelled]
-    )
-    issues = []
-    for node, link in cancelled:
-        gid = link["retailer_order_gid"]
-        if gid in ours:
-            continue
-        lines = ", ".join(f"{line.get('sku')} x{line.get('quantity')}"
-                          for line in link.get("hub_lines") or []) or "its lines"  # fmt: skip
-        fix = (
-            f"The hub cancelled {node.get('name') or node['id']} ({lines}) at "
-            f"{node['cancelledAt']} without shipping it: the hub will not ship retailer order "
-            f"{gid}. Cancel or refund it at the retailer, or have it shipped another way."
-        )
-        issues.append(OrderIssue(f"hub_cancelled:order:{step.key}:{gid}", step.key,
-                                 gid, "cancelled at the hub", fix))  # fmt: skip
-    return issues
 
 
 def _land(step: RetailerStep) -> tuple[int, list[tuple[dict, dict]]]:

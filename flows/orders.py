@@ -14,6 +14,7 @@ from typing import Any
 from flows.steps import RetailerStep, StepReport
 from resources.email_templates import OrderIssue
 from resources.ledgers import orders as ledger
+from resources.ledgers.follow_ups import hub_cancels_carried
 from resources.ledgers.locks import store_lock
 from resources.registry import RetailerConfig
 from resources.shopify import ShopifyClient
@@ -72,6 +73,12 @@ def hub_variants_for(hub: ShopifyClient, orders: list[RetailerOrder], location: 
             if line.sku
         }
     )
+    return lookup_hub_variants(hub, skus)
+
+
+def lookup_hub_variants(hub: ShopifyClient, skus: list[str]) -> dict:
+    """Hub SKU -> variants for `skus`, exactly, plus the trimmed and re-cased forms of those
+    not found exactly (the matching policy then decides whether one of them matches)."""
     if not skus:
         return {}
     found = hub.variants_by_sku(skus)
@@ -136,11 +143,15 @@ def _land(step: RetailerStep, raw_orders: list[dict]) -> LandingStats:
 def _classify_and_land(step: RetailerStep, raw_orders, orders, variants) -> LandingStats:
     conn, retailer = step.conn, step.retailer
     snapshots = ledger.import_snapshots(conn, retailer.key, [o.id for o in orders])
+    # Orders we cancel or edit at the retailer because the hub cancelled them (O15): that
+    # change is ours, not one to flag.
+    ours = hub_cancels_carried(conn, retailer.key, list(snapshots)) if snapshots else set()
     stats, landed = LandingStats(read=len(orders)), []
     for raw, order in zip(raw_orders, orders, strict=True):
         if order.id in snapshots:
             status, reason, message = "eligible", "imported", None
-            _flag_changes(conn, retailer, order, snapshots[order.id], stats)
+            if order.id not in ours:
+                _flag_changes(conn, retailer, order, snapshots[order.id], stats)
         else:
             c = classify(order, retailer, variants, step.now, step.hold_window)
             status, reason, message = str(c.status), str(c.reason), c.message

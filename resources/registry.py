@@ -111,11 +111,13 @@ def _env_name(v: str) -> str:
 
 EnvName = Annotated[str, AfterValidator(_env_name)]
 
-#: What the flows need of a store (FACTS §10.1: an install asks for these scopes).
+#: What the flows need of a store (FACTS §10.1: an install asks for these scopes; the
+#: follow-ups' order edits need write_order_edits).
 DEFAULT_SCOPES = (
     "read_orders", "write_orders", "read_all_orders", "read_products", "read_inventory",
     "write_inventory", "read_locations", "read_merchant_managed_fulfillment_orders",
     "write_merchant_managed_fulfillment_orders", "read_fulfillments", "write_fulfillments",
+    "write_order_edits",
 )  # fmt: skip
 
 
@@ -255,6 +257,12 @@ class RetailerConfig(StoreConfig):
     #: `trim_whitespace` / `ignore_case`, a SKU that differs from one hub SKU only by
     #: surrounding whitespace / letter case matches it, and each such match is reported.
     sku_matching: SkuMatching = SkuMatching()
+    #: What a hub order the hub itself cancelled does to its retailer order (FAULTS O15):
+    #: `report` tells the retailer's recipients, with the lines; `cancel_at_retailer` also
+    #: takes the units the hub will not ship off the retailer order: the order is cancelled
+    #: (restocked, refunded, no customer email) when nothing else of it ships, else those
+    #: lines are removed by an order edit and the alert says the difference is to refund.
+    on_hub_cancel: Literal["report", "cancel_at_retailer"] = "report"
 
     _loc = field_validator("hub_location_id")(classmethod(lambda cls, v: _location(v)))
     _notify = field_validator("notify")(classmethod(lambda cls, v: _check_emails(v)))

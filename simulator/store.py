@@ -45,6 +45,7 @@ DEFAULT_SCOPES = [
     "write_merchant_managed_fulfillment_orders",
     "read_fulfillments",
     "write_fulfillments",
+    "write_order_edits",
 ]
 
 

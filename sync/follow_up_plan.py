@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 from sync.models import HELD_FO_STATUSES, OPEN_FO_STATUSES, RetailerOrder, nodes
-from sync.sku_matching import EXACT, HubSkus, SkuMatching, fold_units
+from sync.sku_matching import EXACT, HubSkus, MatchKind, SkuMatching, fold_units
 
 #: The handle of every hold shopsync places; a hold without it is someone else's.
 HOLD_HANDLE = "shopsync"
@@ -47,7 +47,8 @@ class HubFulfillmentOrder:
     id: str
     status: str
     holds: tuple[HubHold, ...]
-    remaining: Mapping[str, int]  # hub line item id -> units left on this FO
+    remaining: Mapping[str, int]  # line item id -> units left on this FO
+    location_id: str | None = None
 
     @property
     def live(self) -> bool:
@@ -111,7 +112,8 @@ class HubOrder:
             holds = tuple(
                 HubHold(h["id"], h.get("handle")) for h in fo.get("fulfillmentHolds") or []
             )
-            fos.append(HubFulfillmentOrder(fo["id"], fo["status"], holds, remaining))
+            location = ((fo.get("assignedLocation") or {}).get("location") or {}).get("id")
+            fos.append(HubFulfillmentOrder(fo["id"], fo["status"], holds, remaining, location))
         return cls(node["id"], node.get("name") or node["id"], bool(node.get("cancelledAt")),
                    lines, tuple(fos))  # fmt: skip
 
@@ -201,7 +203,9 @@ def plan_edit(
     already does). `hub_variants`: SKU -> hub variant ids, for lines to add. Retailer SKUs
     are read as the hub's under the retailer's matching `policy` (O11), so an order
     imported through a normalised match is not taken for an edit."""
-    on_hub = HubSkus(line.sku for line in hub.lines if line.sku)
+    # The hub order's SKUs and those the hub sells for lines to add: a retailer SKU folds
+    # onto the one it matches under the policy, or stays verbatim (and is not sold).
+    on_hub = HubSkus([*(line.sku for line in hub.lines if line.sku), *hub_variants])
     target = fold_units(target_quantities(order, hub_location_id), on_hub, policy)
     current: dict[str, HubLineItem] = {}
     for line in hub.lines:
@@ -221,7 +225,11 @@ def plan_edit(
             continue
         variants = list(hub_variants.get(sku, ()))
         if len(variants) != 1:
-            problems.append(f"'{sku}' is {'not sold' if not variants else 'ambiguous'} at the hub")
+            near = on_hub.match(sku, policy)
+            problems.append(
+                near.message if near.kind in (MatchKind.NEAR_MISS, MatchKind.AMBIGUOUS)
+                else f"'{sku}' is {'not sold' if not variants else 'ambiguous'} at the hub"
+            )  # fmt: skip
             continue
         edits.append(LineEdit(sku, quantity, variant_id=variants[0]))
     hold = tuple(fo.id for fo in hub.to_hold)

@@ -17,7 +17,13 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-DONE_STATES = frozenset({"cancelled", "edited", "held_for_review", "failed"})
+DONE_STATES = frozenset({
+    "cancelled", "edited", "held_for_review", "failed", "cancelled_at_retailer",
+    "edited_at_retailer",
+})  # fmt: skip
+#: The change key (and action) of a hub cancel carried back to the retailer order (O15):
+#: the retailer order then changed because of us, so it is no retailer change to follow.
+HUB_CANCEL = "hub_cancel"
 
 _COLUMNS = (
     "retailer, retailer_order_gid, change_key, action, state, hub_order_gid, "
@@ -63,10 +69,12 @@ class Candidate:
     done_keys: tuple[str, ...]  # follow-ups finished
 
 
-_OPEN = "f.retailer = o.retailer AND f.retailer_order_gid = o.order_gid AND f.done_at IS NULL"
-_DONE = "f.retailer = o.retailer AND f.retailer_order_gid = o.order_gid AND f.done_at IS NOT NULL"
+_SAME = "f.retailer = o.retailer AND f.retailer_order_gid = o.order_gid"
+_OPEN = f"{_SAME} AND f.done_at IS NULL AND f.action <> 'hub_cancel'"
+_DONE = f"{_SAME} AND f.done_at IS NOT NULL AND f.action <> 'hub_cancel'"
 #: Orders this run landed (index retailer_orders_last_run) and orders with a follow-up
-#: still open: never a scan of the retailer's whole history.
+#: still open: never a scan of the retailer's whole history. An order whose hub cancel we
+#: carried back to it is left out: what changed there was our doing.
 _CANDIDATES_SQL = f"""
 SELECT o.order_gid, o.raw, l.source_snapshot, l.hub_order_gid,
        coalesce((SELECT array_agg(f.change_key) FROM shopsync.order_follow_ups f
@@ -77,11 +85,13 @@ FROM (SELECT order_gid FROM shopsync.retailer_orders
       WHERE retailer = %(retailer)s AND last_run_id = %(run_id)s
       UNION
       SELECT retailer_order_gid FROM shopsync.order_follow_ups
-      WHERE retailer = %(retailer)s AND done_at IS NULL) wanted
+      WHERE retailer = %(retailer)s AND done_at IS NULL AND action <> 'hub_cancel') wanted
 JOIN shopsync.retailer_orders o ON o.retailer = %(retailer)s AND o.order_gid = wanted.order_gid
 JOIN shopsync.order_links l ON l.retailer = o.retailer AND l.retailer_order_gid = o.order_gid
 WHERE l.state IN ('created', 'confirmed')
   AND l.hub_order_gid IS NOT NULL AND l.source_snapshot IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM shopsync.order_follow_ups f WHERE {_SAME}
+                  AND f.action = 'hub_cancel')
 ORDER BY o.order_gid
 """
 
@@ -131,13 +141,17 @@ def get(
         ).fetchone()
 
 
-def open_follow_ups(conn: psycopg.Connection, retailer: str) -> list[FollowUpRow]:
-    """Follow-ups of the retailer not finished yet (a crash, a cancel job still running)."""
+def open_follow_ups(
+    conn: psycopg.Connection, retailer: str, action: str | None = None
+) -> list[FollowUpRow]:
+    """Follow-ups of the retailer not finished yet (a crash, a cancel job still running),
+    of one `action` when given."""
     with conn.cursor(row_factory=class_row(FollowUpRow)) as cur:
         return cur.execute(
             f"SELECT {_COLUMNS} FROM shopsync.order_follow_ups"
-            " WHERE retailer = %s AND done_at IS NULL ORDER BY created_at",
-            (retailer,),
+            " WHERE retailer = %s AND done_at IS NULL AND (%s::text IS NULL OR action = %s)"
+            " ORDER BY created_at",
+            (retailer, action, action),
         ).fetchall()
 
 
@@ -182,6 +196,17 @@ def resolve_flags(conn: psycopg.Connection, retailer: str, order_gid: str) -> No
         " WHERE retailer = %s AND retailer_order_gid = %s",
         (retailer, order_gid),
     )
+
+
+def hub_cancels_carried(conn: psycopg.Connection, retailer: str, order_gids: list[str]) -> set[str]:
+    """Retailer orders we change (or will) because the hub cancelled them: their later
+    cancel or edit at the retailer is ours, not the retailer's."""
+    rows = conn.execute(
+        "SELECT retailer_order_gid FROM shopsync.order_follow_ups WHERE retailer = %s"
+        " AND retailer_order_gid = ANY(%s) AND action = 'hub_cancel'",
+        (retailer, order_gids),
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
 def cancelled_by_us(conn: psycopg.Connection, retailer: str, order_gids: list[str]) -> set[str]:

@@ -262,3 +262,18 @@ def pushed_in_window(
         """,
         (retailer, since, until),
     ).fetchall()
+
+
+def unpushed_shipments(conn: psycopg.Connection, hub_order_gid: str) -> int:
+    """Successful shipments of the hub order not yet pushed to the retailer (or settled as
+    terminal): until there are none, the retailer order's open units include shipped ones."""
+    row = conn.execute(
+        """
+        SELECT count(*) FROM shopsync.hub_fulfillments h
+          LEFT JOIN shopsync.fulfillment_links l USING (hub_fulfillment_gid)
+         WHERE h.hub_order_gid = %s AND h.status = 'SUCCESS'
+           AND coalesce(l.state, 'missing') NOT IN ('created', 'terminal')
+        """,
+        (hub_order_gid,),
+    ).fetchone()
+    return int(row[0])

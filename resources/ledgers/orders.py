@@ -252,11 +252,14 @@ def linked_orders(
 ) -> dict[str, dict[str, Any]]:
     """Hub order GID -> link facts for the given hub orders (the fulfillment flow)."""
     rows = conn.execute(
-        "SELECT hub_order_gid, retailer_order_gid, hub_lines FROM shopsync.order_links"
-        " WHERE retailer = %s AND hub_order_gid = ANY(%s)",
+        "SELECT hub_order_gid, retailer_order_gid, hub_lines, source_snapshot ->> 'name'"
+        " FROM shopsync.order_links WHERE retailer = %s AND hub_order_gid = ANY(%s)",
         (retailer, hub_order_gids),
     ).fetchall()
-    return {hub: {"retailer_order_gid": src, "hub_lines": lines} for hub, src, lines in rows}
+    return {
+        hub: {"retailer_order_gid": src, "hub_lines": lines, "retailer_order_name": name or src}
+        for hub, src, lines, name in rows
+    }
 
 
 def import_snapshots(

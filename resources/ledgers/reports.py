@@ -27,6 +27,11 @@ UNION ALL SELECT retailer, 'orders', 'changed after import: ' || kind, count(*)
  GROUP BY retailer, kind
 UNION ALL SELECT retailer, 'orders', 'followed at hub: ' || replace(state, '_', ' '), count(*)
  FROM shopsync.order_follow_ups WHERE done_at >= %(since)s AND done_at < %(until)s
+   AND action <> 'hub_cancel'
+ GROUP BY retailer, state
+UNION ALL SELECT retailer, 'fulfillments', 'hub cancels ' || replace(state, '_', ' '), count(*)
+ FROM shopsync.order_follow_ups WHERE done_at >= %(since)s AND done_at < %(until)s
+   AND action = 'hub_cancel'
  GROUP BY retailer, state
 UNION ALL SELECT o.retailer, 'orders', 'refunds at the retailer', count(*)
  FROM shopsync.retailer_orders o

@@ -86,8 +86,9 @@ def read_asset_graph(page: Page, settle_s: float = 20.0) -> tuple[set[str], set[
 def show_whole_graph(page: Page, base: str) -> None:
     """Global lineage with every group expanded, zoomed to fit. Below a zoom of about 0.6
     the UI draws unnamed "minimal" nodes, and zooming in culls nodes off screen, so the
-    page is made big (fit zoom ~0.9 for today's 12 assets) and the side panels closed."""
-    page.set_viewport_size({"width": 2400, "height": 1500})
+    page is made big (room for 15 assets in five groups at zoom ~0.9) and the side panels
+    closed."""
+    page.set_viewport_size({"width": 2400, "height": 2400})
     open_page(page, base, "/asset-groups")
     expect(page.get_by_text("Global asset lineage")).to_be_visible()
     hide = page.get_by_text("Hide navigation", exact=True)

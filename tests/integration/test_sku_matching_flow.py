@@ -10,6 +10,7 @@ back onto the retailer's lines.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -153,3 +154,34 @@ def test_o11_opted_in_retailer_imports_reports_normalisations_and_keeps_skus_ver
     assert (landed, pushed.pushed, pushed.terminal) == (1, 1, [])
     retailer_side = shop.state_of(orders["trailing"])
     assert retailer_side["fulfillments"], "the hub's shipment reached the retailer order"
+
+
+@pytest.mark.parametrize("opted_in", [False, True])
+def test_o11_o14_a_line_added_with_a_near_miss_sku_is_mirrored_only_when_opted_in(
+    flow, monkeypatch, tmp_path, opted_in
+):
+    """A line added at the retailer after import with 'B ' (the hub sells 'B'): opted into
+    trimming, the hub order gets B; by default it is held, saying exactly what differs."""
+    from tests.integration.test_order_follow_ups import follow_up, hub_state, imported, states
+
+    if opted_in:
+        _opt_in(flow, monkeypatch, tmp_path, trim_whitespace=True)
+    shop = RetailerShop(flow, KEY)
+    a, b = shop.skus(2)
+    add_variant(shop.store, f"{b} ", title="trailing variant")
+    shop, order = imported(flow, KEY, Line(a, 1))
+    flow.sim.shopper_edit(domain=shop.store.domain, order_id=order.id, action="add",
+                          sku=f"{b} ", quantity=2)  # fmt: skip
+    deadline = time.monotonic() + 20
+    while order.id not in states(flow):  # until the retailer's index shows the edit
+        assert time.monotonic() < deadline
+        follow_up(flow, KEY)
+        time.sleep(0.2)
+    hub = {x.sku: x.current_quantity for x in hub_state(flow, shop, order).lines
+           if x.current_quantity}  # fmt: skip
+    if opted_in:
+        assert states(flow) == {order.id: "edited"} and hub == {a: 1, b: 2}
+        return
+    assert states(flow) == {order.id: "held_for_review"} and hub == {a: 1}
+    detail = flow.connect().execute("SELECT detail FROM shopsync.order_follow_ups").fetchone()[0]
+    assert f"'{b} ' has a trailing space; the hub sells '{b}'" in detail
