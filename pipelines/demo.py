@@ -84,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     ok = ok and summary["inventory_drift_after"] == 0 and summary["oversell_exposure"] == 0
     ok = ok and summary["console_jobs_failed"] == 0
     ok = ok and summary["pushed_after_cancel"] == 0 and summary["cancelled_open_at_hub"] == 0
+    ok = ok and summary["hub_cancelled_waiting_at_retailer"] == 0
     return 0 if ok and summary["checks_failed"] == 0 else 1
 
 
@@ -121,6 +122,7 @@ def print_table(summary: dict) -> None:
         ("fulfillments pushed", "fulfillments_pushed"),
         ("duplicate retailer fulfillments", "duplicate_retailer_fulfillments"),
         ("missing retailer fulfillments", "missing_retailer_fulfillments"),
+        ("hub cancels carried to retailer", "hub_cancels_carried_to_retailer"),
         ("inventory SKUs compared", "inventory_skus_compared"),
         ("inventory levels written", "inventory_pushed"),
         ("inventory off target after sync", "inventory_drift_after"),

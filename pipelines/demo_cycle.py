@@ -118,12 +118,14 @@ class DemoCycle:
 
         with psycopg.connect(os.environ["SHOPSYNC_DATABASE_URL"]) as conn:
             imported = conn.execute(
-                "SELECT retailer, retailer_order_gid FROM shopsync.order_links"
+                "SELECT retailer, retailer_order_gid, hub_order_gid FROM shopsync.order_links"
                 " WHERE state = 'confirmed' ORDER BY retailer, retailer_order_gid"
             ).fetchall()
         by_retailer: dict[str, list[str]] = {}
-        for retailer, gid in imported:
+        hub_orders: dict[str, list[str]] = {}
+        for retailer, gid, hub_gid in imported:
             by_retailer.setdefault(retailer, []).append(gid)
+            hub_orders.setdefault(retailer, []).append(hub_gid)
         changes = {"cancel": 0, "quantity": 0, "remove": 0}
         for i, (retailer, gids) in enumerate(sorted(by_retailer.items())[:2]):
             domain = self.registry.retailer(retailer).shop_domain
@@ -137,6 +139,11 @@ class DemoCycle:
                     self.say(f"edit skipped: {exc}")
         self.say(f"retailers cancelled {changes['cancel']} imported orders and edited "
                  f"{changes['quantity'] + changes['remove']}")  # fmt: skip
+        changed = {r for r, _ in sorted(by_retailer.items())[:2]}
+        for retailer in self.carry_back_retailers():
+            if retailer in hub_orders and retailer not in changed:  # the hub cannot ship one
+                self.sim.warehouse_cancel(order_id=hub_orders[retailer][0])
+                self.say(f"the hub cancelled one of {retailer}'s orders (carried back to it)")
         time.sleep(1.5)  # the retailers' search index catches up
         by_retailer_meta = self._run("orders", hour, hour)
         for retailer, meta in sorted(by_retailer_meta.items()):
@@ -147,6 +154,11 @@ class DemoCycle:
                     f"{meta.get('follow_ups_edited', 0)}, held for a person "
                     f"{meta.get('follow_ups_held_for_review', 0)}"
                 )
+
+    def carry_back_retailers(self) -> dict[str, str]:
+        """Retailer key -> hub location of those whose registry carries hub cancels back."""
+        return {r.key: r.hub_location_id for r in self.registry.retailers
+                if r.on_hub_cancel == "cancel_at_retailer"}  # fmt: skip
 
     def _run_console_job(self, job: str, partition: str | None = None, emails: str = "") -> None:
         config = (
@@ -223,7 +235,7 @@ class DemoCycle:
 
         hub_state = self.sim.state(self.registry.hub.shop_domain)
         retailer_states = {r.key: self.sim.state(r.shop_domain) for r in self.registry.retailers}
-        audit = audit_stores(hub_state, retailer_states)
+        audit = audit_stores(hub_state, retailer_states, self.carry_back_retailers())
         with psycopg.connect(os.environ["SHOPSYNC_DATABASE_URL"]) as conn:
             totals = summary.warehouse_totals(conn)
             stock = self._inventory_audit(conn, hub_state, retailer_states)
@@ -256,6 +268,10 @@ class DemoCycle:
             "cancelled_at_retailer_after_import": audit.cancelled_at_retailer,
             "cancelled_open_at_hub": audit.cancelled_open_at_hub,
             "pushed_after_cancel": audit.pushed_after_cancel,
+            "cancelled_by_the_hub": audit.cancelled_by_the_hub,
+            "hub_cancels_carried_to_retailer": follow_ups.get("cancelled_at_retailer", 0)
+            + follow_ups.get("edited_at_retailer", 0),
+            "hub_cancelled_waiting_at_retailer": audit.hub_cancelled_waiting_at_retailer,
             "checks_run": self.checks_run,
             "checks_failed": self.checks_failed,
             "inventory_skus_compared": stock.skus_compared,

@@ -32,6 +32,10 @@ class Audit:
     cancelled_at_retailer: int = 0
     cancelled_open_at_hub: int = 0
     pushed_after_cancel: int = 0
+    #: Hub orders the hub cancelled while the retailer's order stood; of those, retailer
+    #: orders of retailers that carry hub cancels back still waiting at the hub location.
+    cancelled_by_the_hub: int = 0
+    hub_cancelled_waiting_at_retailer: int = 0
     problems: list[str] = field(default_factory=list)
 
 
@@ -47,10 +51,14 @@ def _tracking_key(fulfillment: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def audit_stores(
-    hub_state: Mapping[str, Any], retailer_states: Mapping[str, Mapping[str, Any]]
+    hub_state: Mapping[str, Any],
+    retailer_states: Mapping[str, Mapping[str, Any]],
+    carry_back: Mapping[str, str] | None = None,
 ) -> Audit:
     """`retailer_states`: retailer key -> state. Shipments are matched by tracking numbers
-    (every simulated and real carrier shipment has one); untracked ones are counted by units."""
+    (every simulated and real carrier shipment has one); untracked ones are counted by units.
+    `carry_back`: retailer key -> hub location of the retailers whose registry carries hub
+    cancels back to the retailer order (O15)."""
     audit = Audit()
     by_source: dict[str, list[Mapping[str, Any]]] = {}
     for order in hub_state.get("orders", []):
@@ -76,7 +84,41 @@ def audit_stores(
         _compare(audit, source, shipped, retailer_order.get("fulfillments", []))
         if retailer_order.get("cancelled_at"):
             _audit_cancel(audit, source, orders, retailer_order)
+        if ref is not None and _cancelled_by_the_hub(orders, retailer_order):
+            _audit_hub_cancel(
+                audit, source, retailer_order, (carry_back or {}).get(ref.retailer_key)
+            )
     return audit
+
+
+def _cancelled_by_the_hub(hub_orders: list, retailer_order: Mapping[str, Any]) -> bool:
+    """Every hub order is cancelled and the retailer had not cancelled first (then the
+    hub's cancel was our follow-up of the retailer's)."""
+    if not hub_orders or not all(o.get("cancelled_at") for o in hub_orders):
+        return False
+    at_hub = max(datetime.fromisoformat(o["cancelled_at"]) for o in hub_orders)
+    at_retailer = retailer_order.get("cancelled_at")
+    return at_retailer is None or datetime.fromisoformat(at_retailer) > at_hub
+
+
+def _audit_hub_cancel(
+    audit: Audit, source: str, retailer_order: Mapping, hub_location: str | None
+) -> None:
+    audit.cancelled_by_the_hub += 1
+    if hub_location is None:  # the retailer is told, not changed
+        return
+    waiting = sum(
+        x.get("remaining_quantity", 0)
+        for fo in retailer_order.get("fulfillment_orders") or []
+        if fo.get("location_id") == hub_location and fo.get("status") in _LIVE_FO
+        for x in fo.get("line_items") or []
+    )
+    if waiting:
+        audit.hub_cancelled_waiting_at_retailer += 1
+        audit.problems.append(f"{source}: cancelled by the hub, {waiting} unit(s) still wait")
+
+
+_LIVE_FO = ("OPEN", "IN_PROGRESS", "ON_HOLD", "SCHEDULED")
 
 
 def _live_unheld(hub_order: Mapping[str, Any]) -> bool:

@@ -36,3 +36,31 @@ def test_duplicates_and_missing_are_counted():
     assert audit.duplicate_sources == ["src:r:10"]
     assert audit.duplicate_retailer_fulfillments == 1  # T1 twice
     assert audit.missing_retailer_fulfillments == 1  # T2 never pushed
+
+
+def _retailer_order(cancelled_at=None, waiting=0, location="L1"):
+    fo = {"status": "OPEN" if waiting else "CLOSED", "location_id": location,
+          "line_items": [{"remaining_quantity": waiting}]}  # fmt: skip
+    return {"id": "gid://shopify/Order/10", "cancelled_at": cancelled_at, "fulfillments": [],
+            "fulfillment_orders": [fo]}  # fmt: skip
+
+
+def test_a_hub_cancel_left_waiting_at_a_carry_back_retailer_is_counted():
+    """O15: a hub order the hub cancelled itself, its retailer order still waiting at the
+    hub location, counts against a retailer that carries hub cancels back; a reporting
+    retailer's is only counted as cancelled by the hub; our answer to a retailer cancel
+    (the retailer cancelled first) is neither."""
+    hub_order = {**_hub_order("gid://shopify/Order/1", "src:r:10"),
+                 "cancelled_at": "2026-12-01T10:00:00+00:00"}  # fmt: skip
+    hub = {"orders": [hub_order]}
+    left = {"r": {"orders": [_retailer_order(waiting=2)]}}
+    assert audit_stores(hub, left, {"r": "L1"}).hub_cancelled_waiting_at_retailer == 1
+    reported = audit_stores(hub, left)
+    assert (reported.cancelled_by_the_hub, reported.hub_cancelled_waiting_at_retailer) == (1, 0)
+    carried = {"r": {"orders": [_retailer_order("2026-12-01T10:05:00+00:00")]}}
+    audit = audit_stores(hub, carried, {"r": "L1"})
+    assert (audit.cancelled_by_the_hub, audit.hub_cancelled_waiting_at_retailer) == (1, 0)
+    ours = {"r": {"orders": [_retailer_order("2026-12-01T09:55:00+00:00")]}}
+    assert audit_stores(hub, ours, {"r": "L1"}).cancelled_by_the_hub == 0
+    elsewhere = {"r": {"orders": [_retailer_order(waiting=1, location="L2")]}}
+    assert audit_stores(hub, elsewhere, {"r": "L1"}).hub_cancelled_waiting_at_retailer == 0
