@@ -35,6 +35,7 @@ from sync.fulfillments import (
     tracking_changed,
     tracking_update_variables,
 )
+from sync.hub_cancel_plan import hub_gave_up
 from sync.models import HubFulfillment, HubOrder, RetailerOrder
 from sync.windows import lookback_window
 
@@ -64,9 +65,9 @@ class PushStats:
 
 def land_hub_fulfillments(step: RetailerStep) -> StepReport:
     """Land every fulfillment of this retailer's hub orders updated in the windows, and
-    tell of (or claim the carry-back of) hub orders the hub cancelled (O15)."""
-    landed, cancelled = _land(step)
-    issues, by_the_hub = record_hub_cancellations(step, cancelled)
+    tell of (or claim the carry-back of) hub orders the hub cancelled or gave up on (O15)."""
+    landed, ended = _land(step)
+    issues, by_the_hub = record_hub_cancellations(step, ended)
     counts = {"hub_fulfillments_landed": landed, "cancelled_by_the_hub": by_the_hub}
     return StepReport(counts=counts, issues=issues)
 
@@ -77,7 +78,8 @@ def landed_fulfillments(step: RetailerStep) -> int:
 
 
 def _land(step: RetailerStep) -> tuple[int, list[tuple[dict, dict]]]:
-    """Fulfillments landed, and the (hub order, link) pairs of cancelled hub orders."""
+    """Fulfillments landed, and the (hub order, link) pairs of hub orders the hub cancelled
+    or will not finish."""
     retailer, hub = step.retailer, step.hub
     nodes: dict[str, dict[str, Any]] = {}
     for start, end in step.windows:
@@ -88,13 +90,13 @@ def _land(step: RetailerStep) -> tuple[int, list[tuple[dict, dict]]]:
     # Only the links of the hub orders just read: cost does not grow with history.
     links = linked_orders(step.conn, retailer.key, list(nodes))
     landed: dict[str, ledger.LandedFulfillment] = {}
-    cancelled = []
+    ended = []
     for node in nodes.values():
         link = links.get(node["id"])
         if link is None:  # a hub order we did not make (or not recorded yet)
             continue
-        if node.get("cancelledAt"):
-            cancelled.append((node, link))
+        if node.get("cancelledAt") or hub_gave_up(node):
+            ended.append((node, link))
         full = complete_order(node, hub.execute, fulfillments_first=HUB_ORDER_FULFILLMENTS_FIRST)
         for raw, f in zip(
             full.get("fulfillments") or [],
@@ -113,7 +115,7 @@ def _land(step: RetailerStep) -> tuple[int, list[tuple[dict, dict]]]:
                 lines=[{"sku": ln.sku, "quantity": ln.quantity} for ln in f.lines],
                 raw=raw,
             )
-    return ledger.land_fulfillments(step.conn, landed.values()), cancelled
+    return ledger.land_fulfillments(step.conn, landed.values()), ended
 
 
 def read_retailer_order(client: ShopifyClient, order_gid: str) -> tuple[RetailerOrder, dict]:

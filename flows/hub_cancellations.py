@@ -1,7 +1,8 @@
-"""Hub orders the hub cancelled itself (FAULTS O15): told to the retailer, or carried back
-to the retailer order when its registry entry says `on_hub_cancel: cancel_at_retailer`.
+"""Hub orders the hub cancelled itself, or gave up on without cancelling (its fulfillment
+orders closed INCOMPLETE), FAULTS O15: told to the retailer, or carried back to the
+retailer order when its registry entry says `on_hub_cancel: cancel_at_retailer`.
 
-The fulfillments flow's first step sees the cancel (`record_hub_cancellations`): with
+The fulfillments flow's first step sees the ending (`record_hub_cancellations`): with
 `report`, the retailer's recipients get the order and its lines; with
 `cancel_at_retailer`, a follow-up row is claimed, `waiting`. The flow's third step
 (`carry_hub_cancellations`), after the push, carries each waiting row once every shipment
@@ -31,6 +32,7 @@ from sync.hub_cancel_plan import (
     OrderState,
     RetailerAction,
     RetailerCancelPlan,
+    never_shipping,
     plan_retailer_cancel,
 )
 
@@ -42,40 +44,76 @@ _DONE = {"cancelling_at_retailer": "cancelled_at_retailer",
 
 
 def record_hub_cancellations(
-    step: RetailerStep, cancelled: list[tuple[dict, dict]]
+    step: RetailerStep, ended: list[tuple[dict, dict]]
 ) -> tuple[list[OrderIssue], int]:
     """For each (hub order, link) the hub cancelled — not our follow-up of a retailer
-    cancel — tell the retailer (`report`) or claim its carry-back (`cancel_at_retailer`).
-    Reported once per order (the alert key); claimed once (the ledger's key). Returns the
-    reports and how many cancels were the hub's own."""
-    gids = [link["retailer_order_gid"] for _, link in cancelled]
+    cancel — or gave up on (fulfillment orders closed INCOMPLETE, the order still open),
+    tell the retailer (`report`) or claim its carry-back (`cancel_at_retailer`). Reported
+    once per order (the alert key); claimed once (the ledger's key). Returns the reports
+    and how many such orders the hub ended itself."""
+    gids = [link["retailer_order_gid"] for _, link in ended]
     ours = ledger.cancelled_by_us(step.conn, step.key, gids)
+    claimed = ledger.hub_cancels_carried(step.conn, step.key, gids)
     carry = step.retailer.on_hub_cancel == CARRY_BACK
     issues, seen = [], 0
-    for node, link in cancelled:
+    for node, link in ended:
         gid = link["retailer_order_gid"]
         if gid in ours:
             continue
+        if carry and gid in claimed:  # claimed by an earlier run: no read needed
+            seen += 1
+            continue
+        ending = _ending(step, node, link)
+        if ending is None:  # what was left of it ships after all
+            continue
         seen += 1
-        when = f"{node.get('name') or node['id']} at {node['cancelledAt']}"
         if carry:
             ledger.claim(
                 step.conn, retailer=step.key, order_gid=gid, change_key=ledger.HUB_CANCEL,
                 action=ledger.HUB_CANCEL, state="waiting", hub_order_gid=node["id"],
                 order_name=link["retailer_order_name"], target=None, run_id=step.run_id,
-                detail=f"the hub cancelled {when} without shipping it",
+                detail=f"the hub {ending.what}",
             )  # fmt: skip
             continue
+        issues.append(ending.issue(step.key, gid))
+    return issues, seen
+
+
+@dataclass(frozen=True)
+class _Ending:
+    """How the hub ended a hub order without shipping (all or part of) it."""
+
+    kind: str  # the alert key's kind
+    label: str
+    what: str  # "cancelled #H1001 at … without shipping it"
+    fix: str
+
+    def issue(self, retailer: str, gid: str) -> OrderIssue:
+        fix = f"The hub {self.what}: {self.fix.format(gid=gid)}"
+        return OrderIssue(f"{self.kind}:order:{retailer}:{gid}", retailer, gid, self.label, fix)
+
+
+def _ending(step: RetailerStep, node: dict, link: dict) -> _Ending | None:
+    name = node.get("name") or node["id"]
+    if node.get("cancelledAt"):
         lines = ", ".join(f"{line.get('sku')} x{line.get('quantity')}"
                           for line in link.get("hub_lines") or []) or "its lines"  # fmt: skip
-        fix = (
-            f"The hub cancelled {node.get('name') or node['id']} ({lines}) at "
-            f"{node['cancelledAt']} without shipping it: the hub will not ship retailer order "
-            f"{gid}. Cancel or refund it at the retailer, or have it shipped another way."
-        )
-        issues.append(OrderIssue(f"hub_cancelled:order:{step.key}:{gid}", step.key,
-                                 gid, "cancelled at the hub", fix))  # fmt: skip
-    return issues, seen
+        return _Ending(
+            "hub_cancelled", "cancelled at the hub",
+            f"cancelled {name} ({lines}) at {node['cancelledAt']} without shipping it",
+            "the hub will not ship retailer order {gid}. Cancel or refund it at the "
+            "retailer, or have it shipped another way.",
+        )  # fmt: skip
+    units = never_shipping(read_order(step.hub, node["id"]))
+    if not units:
+        return None
+    lines = ", ".join(f"{sku} x{n}" for sku, n in sorted(units.items()))
+    return _Ending(
+        "hub_gave_up", "not shipped by the hub",
+        f"closed {name} incomplete (at {node.get('updatedAt')}): {lines} will not ship",
+        "the order stays open at the hub, but those units of retailer order {gid} will "
+        "never ship from it. Refund them at the retailer, or have them shipped another way.",
+    )  # fmt: skip
 
 
 @dataclass
@@ -209,11 +247,11 @@ def _legacy(gid: str) -> str:
 
 
 _SAID = {
-    "cancelled_at_retailer": "cancelled at the hub, so cancelled at the retailer (restocked, "
-    "refunded, the customer not emailed)",
-    "edited_at_retailer": "cancelled at the hub, so its hub lines were removed at the "
+    "cancelled_at_retailer": "not shipped by the hub, so cancelled at the retailer "
+    "(restocked, refunded, the customer not emailed)",
+    "edited_at_retailer": "not shipped by the hub, so its hub units were removed at the "
     "retailer (restocked, the customer not emailed)",
-    "failed": "cancelled at the hub and could not be carried to the retailer: needs a person",
+    "failed": "not shipped by the hub and could not be carried to the retailer: needs a person",
 }
 _FIX = {
     "cancelled_at_retailer": "Tell the customer the order will not come.",

@@ -122,6 +122,7 @@ def print_table(summary: dict) -> None:
         ("fulfillments pushed", "fulfillments_pushed"),
         ("duplicate retailer fulfillments", "duplicate_retailer_fulfillments"),
         ("missing retailer fulfillments", "missing_retailer_fulfillments"),
+        ("orders the hub cancelled / gave up on", ("cancelled_by_the_hub", "given_up_by_the_hub")),
         ("hub cancels carried to retailer", "hub_cancels_carried_to_retailer"),
         ("inventory SKUs compared", "inventory_skus_compared"),
         ("inventory levels written", "inventory_pushed"),
@@ -129,18 +130,15 @@ def print_table(summary: dict) -> None:
         ("oversell exposure (units)", "oversell_exposure"),
         ("exception queue (need a person)", "exception_queue"),
         ("health alerts queued", "health_alerts"),
-        ("checks run / failed", None),
-        ("Shopify API calls / cost points", None),
+        ("checks run / failed", ("checks_run", "checks_failed")),
+        ("Shopify API calls / cost points", ("api_calls", "api_cost_points")),
         ("wall time (s)", "seconds"),
     ]
     print()
-    for label, key in rows:
-        if label.startswith("checks"):
-            value = f"{summary['checks_run']} / {summary['checks_failed']}"
-        elif label.startswith("Shopify"):
-            value = f"{summary['api_calls']} / {summary['api_cost_points']}"
-        else:
-            value = summary[key]
+    for label, keys in rows:
+        value = (
+            " / ".join(str(summary[k]) for k in keys) if isinstance(keys, tuple) else summary[keys]
+        )
         print(f"  {label:<34} {value:>10}")
     print(f"  {'emails queued':<34} {json.dumps(summary['emails_queued'])}")
     for retailer, counts in summary["by_retailer"].items():

@@ -144,6 +144,7 @@ class DemoCycle:
             if retailer in hub_orders and retailer not in changed:  # the hub cannot ship one
                 self.sim.warehouse_cancel(order_id=hub_orders[retailer][0])
                 self.say(f"the hub cancelled one of {retailer}'s orders (carried back to it)")
+                self._hub_gives_up(retailer, hub_orders[retailer][1:2])
         time.sleep(1.5)  # the retailers' search index catches up
         by_retailer_meta = self._run("orders", hour, hour)
         for retailer, meta in sorted(by_retailer_meta.items()):
@@ -154,6 +155,17 @@ class DemoCycle:
                     f"{meta.get('follow_ups_edited', 0)}, held for a person "
                     f"{meta.get('follow_ups_held_for_review', 0)}"
                 )
+
+    def _hub_gives_up(self, retailer: str, hub_orders: list[str]) -> None:
+        """The hub's fulfillment service closes what is left of an order INCOMPLETE."""
+        for gid in hub_orders:
+            try:
+                done = self.sim.warehouse_close_incomplete(order_id=gid)
+            except ValueError as exc:  # all of it shipped already
+                self.say(f"hub close skipped: {exc}")
+                continue
+            self.say(f"the hub gave up on {done['units_not_shipped']} unit(s) of one of "
+                     f"{retailer}'s orders without cancelling it (carried back to it)")  # fmt: skip
 
     def carry_back_retailers(self) -> dict[str, str]:
         """Retailer key -> hub location of those whose registry carries hub cancels back."""
@@ -269,6 +281,7 @@ class DemoCycle:
             "cancelled_open_at_hub": audit.cancelled_open_at_hub,
             "pushed_after_cancel": audit.pushed_after_cancel,
             "cancelled_by_the_hub": audit.cancelled_by_the_hub,
+            "given_up_by_the_hub": audit.given_up_by_the_hub,
             "hub_cancels_carried_to_retailer": follow_ups.get("cancelled_at_retailer", 0)
             + follow_ups.get("edited_at_retailer", 0),
             "hub_cancelled_waiting_at_retailer": audit.hub_cancelled_waiting_at_retailer,

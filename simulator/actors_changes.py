@@ -2,7 +2,8 @@
 
 - The **shopper** (at a retailer, through its staff in the admin): cancels an open order,
   edits one (``actors_edits``: a quantity changed, a line removed, a line added) or refunds one.
-- The **warehouse** (at the hub): cancels a hub order it will not ship.
+- The **warehouse** (at the hub): cancels a hub order it will not ship, or (its fulfillment
+  service) closes what is left of one as INCOMPLETE without cancelling the order.
 
 They write the store directly, as staff would, with the same rules as the GraphQL mutations
 (``simulator.order_changes``, ``simulator.order_edits``): a staff cancel is immediate (no
@@ -17,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from simulator.models import Order
-from simulator.order_changes import add_refund, apply_cancel, cancel_refusal
+from simulator.order_changes import add_refund, apply_cancel, cancel_refusal, close_incomplete
 from simulator.order_edits import has_unfulfilled
 from simulator.store import Store, utcnow
 
@@ -117,6 +118,29 @@ def warehouse_cancel(
     store = store_for(sim, domain, hub=True)
     rng = random.Random(seed)
     return cancel_order(sim, store, order_id, rng, work, lambda o: not o.fulfillments_list)
+
+
+def warehouse_close_incomplete(
+    sim: Any, *, domain: str | None = None, order_id: str | None = None, seed: int = 0
+) -> dict[str, Any]:
+    """The hub cannot ship the rest of an order (a chosen one, or a random one with units
+    left) and closes its open fulfillment orders INCOMPLETE; the order stays open."""
+    store = store_for(sim, domain, hub=True)
+    sim.settle(store)
+    with store.lock:
+        order = pick_order(store, order_id, random.Random(seed), _has_open_units)
+        if order.cancelled_at is not None or not _has_open_units(order):
+            raise ValueError(f"{order.name} at {store.domain} has nothing left to ship")
+        units = close_incomplete(store, order, utcnow())
+        return {"store": store.domain, "order_id": order.id, "name": order.name,
+                "units_not_shipped": units, "lines": line_summary(order)}  # fmt: skip
+
+
+def _has_open_units(order: Order) -> bool:
+    return order.cancelled_at is None and any(
+        fo.status in ("OPEN", "IN_PROGRESS") and fo.remaining
+        for fo in order.fulfillment_orders_list
+    )
 
 
 def shopper_refund(

@@ -20,6 +20,7 @@ CHANGE_ROUTES = {
     "/_sim/actors/shopper/edit": "shopper_edit",
     "/_sim/actors/shopper/refund": "shopper_refund",
     "/_sim/actors/warehouse/cancel": "warehouse_cancel",
+    "/_sim/actors/warehouse/close-incomplete": "warehouse_close_incomplete",
 }
 
 

@@ -82,6 +82,23 @@ def close_fo(fo: FulfillmentOrder, when: datetime) -> None:
     fo.updated_at = when
 
 
+def close_incomplete(store: Store, order: Order, when: datetime) -> int:
+    """The hub's fulfillment service gives up on what is left (`fulfillmentOrderClose`):
+    each open fulfillment order with units left becomes INCOMPLETE, its remaining units
+    stay on it (never shipped) and their stock goes back to available. Returns the units."""
+    units = 0
+    for fo in order.fulfillment_orders_list:
+        if fo.status not in ("OPEN", "IN_PROGRESS") or not fo.remaining:
+            continue
+        for foli in fo.line_items_list:
+            release_units(store, fo, foli, foli.remaining_quantity, True, when)
+            units += foli.remaining_quantity
+        fo.status = "INCOMPLETE"
+        fo.updated_at = when
+    store.touch(order, "order", when)
+    return units
+
+
 # -- refunds -----------------------------------------------------------------------------------
 
 

@@ -209,6 +209,12 @@ class Simulator:
 
         return warehouse_cancel(self, **options)
 
+    def warehouse_close_incomplete(self, **options: Any) -> dict[str, Any]:
+        """The hub closes what is left of an order INCOMPLETE, not cancelling it (O15)."""
+        from simulator.actors_changes import warehouse_close_incomplete
+
+        return warehouse_close_incomplete(self, **options)
+
     def set_order(self, domain: str, order_id: str, **fields: Any) -> dict[str, Any]:
         """Put an order in a state the cancel rules look at: ``pending_authorization``,
         ``return_status`` (OrderReturnStatus), ``financial_status``."""

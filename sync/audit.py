@@ -32,9 +32,12 @@ class Audit:
     cancelled_at_retailer: int = 0
     cancelled_open_at_hub: int = 0
     pushed_after_cancel: int = 0
-    #: Hub orders the hub cancelled while the retailer's order stood; of those, retailer
-    #: orders of retailers that carry hub cancels back still waiting at the hub location.
+    #: Hub orders the hub cancelled while the retailer's order stood, and those it gave up
+    #: on without cancelling (fulfillment orders closed with units left, none open); of
+    #: either, retailer orders of retailers that carry hub cancels back still waiting at
+    #: the hub location for what will never ship.
     cancelled_by_the_hub: int = 0
+    given_up_by_the_hub: int = 0
     hub_cancelled_waiting_at_retailer: int = 0
     problems: list[str] = field(default_factory=list)
 
@@ -84,10 +87,15 @@ def audit_stores(
         _compare(audit, source, shipped, retailer_order.get("fulfillments", []))
         if retailer_order.get("cancelled_at"):
             _audit_cancel(audit, source, orders, retailer_order)
-        if ref is not None and _cancelled_by_the_hub(orders, retailer_order):
-            _audit_hub_cancel(
-                audit, source, retailer_order, (carry_back or {}).get(ref.retailer_key)
-            )
+        if ref is None:
+            continue
+        carried_to = (carry_back or {}).get(ref.retailer_key)
+        if _cancelled_by_the_hub(orders, retailer_order):
+            audit.cancelled_by_the_hub += 1
+            _audit_hub_cancel(audit, source, retailer_order, carried_to)
+        elif _given_up_by_the_hub(orders):
+            audit.given_up_by_the_hub += 1
+            _audit_hub_cancel(audit, source, retailer_order, carried_to)
     return audit
 
 
@@ -101,10 +109,22 @@ def _cancelled_by_the_hub(hub_orders: list, retailer_order: Mapping[str, Any]) -
     return at_retailer is None or datetime.fromisoformat(at_retailer) > at_hub
 
 
+def _given_up_by_the_hub(hub_orders: list) -> bool:
+    """No hub order can still ship anything, and one of them, not cancelled, was closed
+    with units left (INCOMPLETE: the hub's fulfillment service gave up on them)."""
+    left_open = [
+        fo
+        for o in hub_orders
+        if not o.get("cancelled_at")
+        for fo in o.get("fulfillment_orders") or []
+        if sum(x.get("remaining_quantity", 0) for x in fo.get("line_items") or [])
+    ]
+    return bool(left_open) and all(fo.get("status") not in _LIVE_FO for fo in left_open)
+
+
 def _audit_hub_cancel(
     audit: Audit, source: str, retailer_order: Mapping, hub_location: str | None
 ) -> None:
-    audit.cancelled_by_the_hub += 1
     if hub_location is None:  # the retailer is told, not changed
         return
     waiting = sum(
@@ -115,7 +135,7 @@ def _audit_hub_cancel(
     )
     if waiting:
         audit.hub_cancelled_waiting_at_retailer += 1
-        audit.problems.append(f"{source}: cancelled by the hub, {waiting} unit(s) still wait")
+        audit.problems.append(f"{source}: the hub will not ship it, {waiting} unit(s) still wait")
 
 
 _LIVE_FO = ("OPEN", "IN_PROGRESS", "ON_HOLD", "SCHEDULED")

@@ -1,5 +1,10 @@
-"""What to do at the retailer when the hub cancelled a hub order itself (FAULTS O15, with
-the registry's `on_hub_cancel: cancel_at_retailer`).
+"""What to do at the retailer when the hub cancelled a hub order itself, or gave up on what
+is left of it (FAULTS O15, with the registry's `on_hub_cancel: cancel_at_retailer`).
+
+The hub gives up without cancelling when its fulfillment service closes a fulfillment
+order INCOMPLETE (`fulfillmentOrderClose`): the order stays open but none of its
+fulfillment orders can still ship, and not all of it shipped (`hub_gave_up`); the units
+left on those fulfillment orders never ship (`never_shipping`).
 
 Decided from one read of the retailer order now, taken once every shipment of the hub
 order was pushed, so the units still waiting on fulfillment orders at the hub location are
@@ -18,11 +23,43 @@ retailer order already is as asked.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from sync.follow_up_plan import LIVE_FO_STATUSES
 from sync.follow_up_plan import HubOrder as OrderState
+from sync.models import nodes
+
+#: Display statuses of an order with nothing left to ship (FULFILLMENT_NOT_REQUIRED: 2026-10).
+ALL_SHIPPED = frozenset({"FULFILLED", "RESTOCKED", "FULFILLMENT_NOT_REQUIRED"})
+
+
+def hub_gave_up(node: Mapping[str, Any]) -> bool:
+    """A hub order (as the fulfillments page reads it) that is not cancelled, has
+    fulfillment orders none of which can still ship, and is not all shipped."""
+    if node.get("cancelledAt"):
+        return False
+    statuses = [fo.get("status") for fo in nodes(node.get("fulfillmentOrders"))]
+    if not statuses or any(status in LIVE_FO_STATUSES for status in statuses):
+        return False
+    return node.get("displayFulfillmentStatus") not in ALL_SHIPPED
+
+
+def never_shipping(hub: OrderState) -> dict[str, int]:
+    """SKU (else line id) -> units the hub will never ship: those left on fulfillment
+    orders that can no longer ship, when none can (else the hub may still ship them)."""
+    if hub.cancelled or any(fo.status in LIVE_FO_STATUSES for fo in hub.fulfillment_orders):
+        return {}
+    sku_of = {line.id: line.sku or line.id for line in hub.lines}
+    units: dict[str, int] = {}
+    for fo in hub.fulfillment_orders:
+        for line_id, left in fo.remaining.items():
+            if left:
+                key = sku_of.get(line_id, line_id)
+                units[key] = units.get(key, 0) + left
+    return units
 
 
 class RetailerAction(StrEnum):

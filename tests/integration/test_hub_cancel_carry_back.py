@@ -1,5 +1,6 @@
 """FAULTS O15 with `on_hub_cancel: cancel_at_retailer`: a hub order the hub cancelled
-itself is carried back to the retailer order — cancelled (restocked, refunded) when nothing
+itself, or whose rest it gave up on (its fulfillment orders closed INCOMPLETE, the order
+left open), is carried back to the retailer order — cancelled (restocked, refunded) when nothing
 else of it ships, else the hub's units removed by an order edit — exactly once, under a
 lost response after commit and a process killed between two steps. Judged by the stores'
 own state: the retailer order waits for nothing the hub will not ship, each write ran once,
@@ -83,15 +84,25 @@ def landed_cancelled(flow, order) -> bool:
     return row is not None and row[0] is not None
 
 
-def hub_cancels(flow, shop: RetailerShop, order) -> None:
-    flow.sim.warehouse_cancel(order_id=HubShop(flow).order_for(shop, order).id)
+def hub_cancels(flow, shop: RetailerShop, order, how: str = "cancel") -> None:
+    """The hub will not ship (the rest of) `order`: it cancels its hub order, or (`close`)
+    its fulfillment service closes what is left INCOMPLETE without cancelling."""
+    hub_order = HubShop(flow).order_for(shop, order).id
+    if how == "close":
+        flow.sim.warehouse_close_incomplete(order_id=hub_order)
+    else:
+        flow.sim.warehouse_cancel(order_id=hub_order)
 
 
-def test_o15_nothing_shipped_the_retailer_order_is_cancelled_refunded_once(carry):
+ENDINGS = pytest.mark.parametrize("how", ["cancel", "close"])
+
+
+@ENDINGS
+def test_o15_nothing_shipped_the_retailer_order_is_cancelled_refunded_once(carry, how):
     flow = carry
     a, b = RetailerShop(flow, KEY).skus(2)
     shop, order = imported(flow, KEY, Line(a, 2), Line(b, 1))
-    hub_cancels(flow, shop, order)
+    hub_cancels(flow, shop, order, how)
     reports = until_done(flow, order)
     assert states(flow) == {order.id: "cancelled_at_retailer"}
     [issue] = [i for r in reports for i in r.issues]
@@ -114,14 +125,16 @@ def test_o15_nothing_shipped_the_retailer_order_is_cancelled_refunded_once(carry
     assert executed(flow, "hub", "orderCancel") == 0  # nothing sent to the hub
 
 
-def test_o15_part_shipped_only_the_unshipped_units_are_removed_at_the_retailer(carry):
-    """The hub shipped one unit, then cancelled the rest: the shipment reaches the retailer
-    first, then an order edit removes exactly what will not come."""
+@ENDINGS
+def test_o15_part_shipped_only_the_unshipped_units_are_removed_at_the_retailer(carry, how):
+    """The hub shipped one unit, then cancelled (or closed incomplete) the rest: the
+    shipment reaches the retailer first, then an order edit removes exactly what will not
+    come."""
     flow = carry
     a, b = RetailerShop(flow, KEY).skus(2)
     shop, order = imported(flow, KEY, Line(a, 2), Line(b, 1))
     HubShop(flow).ship(HubShop(flow).order_for(shop, order), {a: 1})
-    hub_cancels(flow, shop, order)
+    hub_cancels(flow, shop, order, how)
     reports = until_done(flow, order)
     assert states(flow) == {order.id: "edited_at_retailer"}
     assert sum(len(r.issues) for r in reports) == 1
@@ -157,13 +170,35 @@ def test_o15_by_default_the_hub_cancel_is_reported_and_nothing_is_written(flow):
     assert (executed(flow, KEY, "orderCancel"), executed(flow, KEY, "orderEditBegin")) == (0, 0)
 
 
+def test_o15_by_default_a_hub_that_gives_up_on_the_rest_is_reported_with_those_units(flow):
+    """Not cancelled, but the hub's fulfillment service closed what was left INCOMPLETE
+    after one unit shipped: the retailer is told exactly which units will never come."""
+    a, b = RetailerShop(flow, KEY).skus(2)
+    shop, order = imported(flow, KEY, Line(a, 2), Line(b, 1))
+    HubShop(flow).ship(HubShop(flow).order_for(shop, order), {a: 1})
+    hub_cancels(flow, shop, order, "close")
+    deadline, issues = time.monotonic() + 20, []
+    while not issues:  # until the hub's search index shows the closed order
+        assert time.monotonic() < deadline
+        issues = land_hub_fulfillments(flow.step(KEY)).issues
+        time.sleep(0.2)
+    [issue] = issues
+    assert issue.key == f"hub_gave_up:order:{KEY}:{order.id}"
+    assert issue.reason == "not shipped by the hub"
+    assert f"{a} x1, {b} x1 will not ship" in issue.fix and "stays open" in issue.fix
+    assert cycle(flow).by_state == {} and states(flow) == {}
+    assert (executed(flow, KEY, "orderCancel"), executed(flow, KEY, "orderEditBegin")) == (0, 0)
+    assert not retailer_state(flow, order).cancelled
+
+
 @pytest.mark.parametrize(
-    ("other_location", "field", "state"),
-    [(False, "orderCancel", "cancelled_at_retailer"),
-     (True, "orderEditCommit", "edited_at_retailer")],
+    ("other_location", "field", "state", "how"),
+    [(False, "orderCancel", "cancelled_at_retailer", "cancel"),
+     (True, "orderEditCommit", "edited_at_retailer", "cancel"),
+     (False, "orderCancel", "cancelled_at_retailer", "close")],
 )  # fmt: skip
 def test_o15_under_a_lost_response_the_retailer_write_is_not_repeated(
-    carry, other_location, field, state
+    carry, other_location, field, state, how
 ):
     """The retailer's cancel, or the edit's commit, commits and its answer is lost (FAULTS:
     lost response after commit): the next cycle re-reads the retailer order and stops."""
@@ -171,7 +206,7 @@ def test_o15_under_a_lost_response_the_retailer_write_is_not_repeated(
     a, c = RetailerShop(flow, KEY).skus(2)
     lines = [Line(a, 1)] + ([Line(c, 1, at=OTHER)] if other_location else [])
     shop, order = imported(flow, KEY, *lines)
-    hub_cancels(flow, shop, order)
+    hub_cancels(flow, shop, order, how)
     flow.sim.set_faults(shop.store.domain, lose_response_after_commit=1.0, only_fields=[field],
                         max_faults=1)  # fmt: skip
     reports = until_done(flow, order)

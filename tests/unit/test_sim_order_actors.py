@@ -127,6 +127,30 @@ def test_warehouse_cancels_a_hub_order_without_shipping_it(sim, gql):
         sim.warehouse_cancel()
 
 
+def test_warehouse_closes_what_is_left_incomplete_and_the_order_stays_open(sim, gql):
+    call = gql(sim, HUB)
+    order = hub_order(sim, call)
+    before = quantities(sim, "PLT-MONS-04")
+    done = sim.warehouse_close_incomplete(seed=1)
+    assert (done["order_id"], done["units_not_shipped"]) == (order.id, 3)
+    assert order.cancelled_at is None and order.fulfillments_list == []
+    fos = order.fulfillment_orders_list
+    assert {fo.status for fo in fos} == {"INCOMPLETE"} and sum(fo.remaining for fo in fos) == 3
+    after = quantities(sim, "PLT-MONS-04")
+    assert after["available"] - before["available"] == 2 and after["committed"] == 0
+    body = call(
+        "query($id: ID!) { order(id: $id) { cancelledAt displayFulfillmentStatus"
+        " fulfillmentOrders(first: 5) { nodes { status } } } }",
+        {"id": order.id},
+    )["data"]["order"]
+    assert body["cancelledAt"] is None and body["fulfillmentOrders"]["nodes"][0]["status"] == (
+        "INCOMPLETE"
+    )
+    assert sim.run_warehouse()["fulfillments"] == []  # an INCOMPLETE FO never ships
+    with pytest.raises(ValueError, match="nothing left to ship"):
+        sim.warehouse_close_incomplete(order_id=order.id)
+
+
 def test_the_admin_api_drives_the_new_actors(sim, gql):
     base = sim.base_url
     order = order_named(sim, RETAILER_A, "#1001")

@@ -64,3 +64,25 @@ def test_a_hub_cancel_left_waiting_at_a_carry_back_retailer_is_counted():
     assert audit_stores(hub, ours, {"r": "L1"}).cancelled_by_the_hub == 0
     elsewhere = {"r": {"orders": [_retailer_order(waiting=1, location="L2")]}}
     assert audit_stores(hub, elsewhere, {"r": "L1"}).hub_cancelled_waiting_at_retailer == 0
+
+
+def test_a_hub_order_given_up_with_units_left_counts_like_a_hub_cancel():
+    """O15 without a cancel: the hub's fulfillment orders closed INCOMPLETE with units left
+    and none open; while any of its units can still ship, it is not given up."""
+
+    def hub_with(*fos):
+        fos = [{"status": s, "line_items": [{"remaining_quantity": n}]} for s, n in fos]
+        return {"orders": [{**_hub_order("gid://shopify/Order/1", "src:r:10"),
+                            "fulfillment_orders": fos}]}  # fmt: skip
+
+    waiting = {"r": {"orders": [_retailer_order(waiting=1)]}}
+    gave_up = audit_stores(hub_with(("CLOSED", 0), ("INCOMPLETE", 1)), waiting, {"r": "L1"})
+    assert (gave_up.given_up_by_the_hub, gave_up.hub_cancelled_waiting_at_retailer) == (1, 1)
+    assert gave_up.cancelled_by_the_hub == 0
+    carried = {"r": {"orders": [_retailer_order()]}}
+    done = audit_stores(hub_with(("INCOMPLETE", 1)), carried, {"r": "L1"})
+    assert (done.given_up_by_the_hub, done.hub_cancelled_waiting_at_retailer) == (1, 0)
+    may_ship = audit_stores(hub_with(("INCOMPLETE", 1), ("OPEN", 1)), waiting, {"r": "L1"})
+    assert (may_ship.given_up_by_the_hub, may_ship.hub_cancelled_waiting_at_retailer) == (0, 0)
+    shipped = audit_stores(hub_with(("CLOSED", 0)), waiting, {"r": "L1"})
+    assert shipped.given_up_by_the_hub == 0
