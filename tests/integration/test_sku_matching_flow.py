@@ -19,6 +19,8 @@ from flow_builders import HubShop, Line, RetailerShop, add_variant, job_metadata
 
 from resources.registry import DEFAULT_REGISTRY_PATH, load_registry
 from tests.fixtures.flows import check_evaluations
+from tests.integration.fault_worker import start_worker
+from tests.integration.test_exactly_once_faults import domain, executed, finished, settle
 
 pytestmark = pytest.mark.integration
 
@@ -185,3 +187,36 @@ def test_o11_o14_a_line_added_with_a_near_miss_sku_is_mirrored_only_when_opted_i
     assert states(flow) == {order.id: "held_for_review"} and hub == {a: 1}
     detail = flow.connect().execute("SELECT detail FROM shopsync.order_follow_ups").fetchone()[0]
     assert f"'{b} ' has a trailing space; the hub sells '{b}'" in detail
+
+
+@pytest.mark.parametrize("fault", ["lost_response", "killed"])
+def test_o11_normalised_orders_are_made_once_under_a_lost_response_and_a_kill(
+    flow, monkeypatch, tmp_path, fault
+):
+    """O11 opted in: the orders whose SKUs match only once normalised are made at the hub
+    exactly once when `orderCreate` commits and its answer is lost (FAULTS: lost response
+    after commit), or when the real `orders_job` is SIGKILLed right after the first hub
+    order was made (a process killed between two steps). Judged at the hub: one order each,
+    holding the hub's SKUs; the landed lines keep the retailer's verbatim."""
+    shop, variants, orders = _near_miss_orders(flow)
+    _opt_in(flow, monkeypatch, tmp_path, trim_whitespace=True, ignore_case=True)
+    hub = HubShop(flow)
+    if fault == "lost_response":
+        flow.sim.set_faults(domain(flow, "hub"), lose_response_after_commit=1.0,
+                            only_fields=["orderCreate"], max_faults=1)  # fmt: skip
+        settle(lambda: flow.import_orders(KEY, reconcile_delay=0.05)[1],
+               lambda stats: not stats.pending, max_passes=4)  # fmt: skip
+        assert flow.sim.counters(domain(flow, "hub"))["faults"]["lose_response_after_commit"]
+    else:
+        proc = start_worker("--retailer", KEY, "--mode", "job",
+                            "--kill-after", "orders_create_hub:1")  # fmt: skip
+        assert finished(proc) < 0
+        assert len([o for o in orders.values() if hub.orders_for(shop, o)]) == 1
+        assert flow.run_job("orders_job", KEY, datetime.now(UTC)).success
+    assert executed(flow, "hub", "orderCreate") == len(orders)
+    for name, order in orders.items():
+        retailer_sku, hub_sku = variants[name]
+        assert len(hub.orders_for(shop, order)) == 1, name
+        assert _hub_skus(hub.order_for(shop, order)) == {hub_sku: 2}
+        assert _landed_skus(flow, order) == [(retailer_sku, retailer_sku)]
+    assert flow.audit().duplicate_hub_orders == 0
