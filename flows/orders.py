@@ -20,7 +20,7 @@ from resources.registry import RetailerConfig
 from resources.shopify import ShopifyClient
 from sync.follow_ups import complete_order
 from sync.models import RetailerOrder
-from sync.order_changes import detect_post_import_changes
+from sync.order_changes import detect_post_import_changes, return_opened
 from sync.orders import Classification, classify_order, hub_lines
 from sync.sku_matching import lookup_candidates
 from sync.windows import lookback_window, window_query
@@ -169,9 +169,13 @@ def _classify_and_land(step: RetailerStep, raw_orders, orders, variants) -> Land
 def _flag_changes(conn, retailer: RetailerConfig, order: RetailerOrder, snapshot, stats) -> None:
     before = RetailerOrder.from_graphql(snapshot)
     changes = detect_post_import_changes(order, before, hub_location_id=retailer.hub_location_id)
-    for change in changes:
-        kind = "cancelled_after_import" if change.kind == "cancelled" else "edited_after_import"
-        detail = f"retailer '{retailer.key}': {change.message}"
+    flags = [("cancelled_after_import" if c.kind == "cancelled" else "edited_after_import",
+              c.message) for c in changes]  # fmt: skip
+    returned = return_opened(order, before)
+    if returned:
+        flags.append(("returned_after_import", returned))
+    for kind, message in flags:
+        detail = f"retailer '{retailer.key}': {message}"
         if ledger.flag_order(conn, retailer.key, order.id, kind, detail):
             key = f"{kind}:order:{retailer.key}:{order.id}"
             stats.flagged.append(OrderIssue(key, retailer.key, order.name, kind, detail))

@@ -38,6 +38,7 @@ class ExceptionKind(StrEnum):
     HELD_FOR_REVIEW = "held_for_review"  # changed at the retailer, held at the hub for a person
     FOLLOW_UP_FAILED = "follow_up_failed"  # Shopify refused to hold, cancel or edit the hub order
     REFUNDED_AFTER_IMPORT = "refunded_after_import"  # money went back at the retailer
+    RETURNED_AFTER_IMPORT = "returned_after_import"  # a return opened at the retailer
 
 
 #: Quarantine and terminal reasons that are settled outcomes: nobody has anything to do.
@@ -191,7 +192,7 @@ def fix_of(row: ExceptionRow) -> str:
         return f"Cancel or hold {hub} in the hub store so it never ships, {_RESOLVE}."
     if kind == ExceptionKind.EDITED_AFTER_IMPORT:
         return _sentence(f"Edit or hold {hub} to match the retailer ({detail}), {_RESOLVE}")
-    if kind == ExceptionKind.HELD_FOR_REVIEW:
+    if kind in (ExceptionKind.HELD_FOR_REVIEW, ExceptionKind.RETURNED_AFTER_IMPORT):
         return _sentence(f"{detail} ({hub}), {_RESOLVE}")
     if kind == ExceptionKind.REFUNDED_AFTER_IMPORT:
         return _sentence(

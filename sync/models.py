@@ -220,6 +220,7 @@ class RetailerOrder(_Model):
     test: bool = False
     financial_status: str | None = None
     fulfillment_status: str | None = None
+    return_status: str | None = None  # OrderReturnStatus; None in snapshots made before it
     email: str | None = None
     tags: tuple[str, ...] = ()
     note: str | None = None
@@ -248,6 +249,7 @@ class RetailerOrder(_Model):
             test=bool(node.get("test")),
             financial_status=node.get("displayFinancialStatus"),
             fulfillment_status=node.get("displayFulfillmentStatus"),
+            return_status=node.get("returnStatus"),
             email=node.get("email"),
             tags=tuple(node.get("tags") or ()),
             note=node.get("note"),

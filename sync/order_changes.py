@@ -1,4 +1,5 @@
-"""What changed at the retailer after its order was imported (O8, O9).
+"""What changed at the retailer after its order was imported (O8, O9), and returns opened
+there after import (`return_opened`: recorded and queued for a person, never pushed).
 
 Compared on `LineItem.currentQuantity`, which order edits and refunds change but shipping does
 not: after our own fulfillment push the remaining quantities drop, and that is not an edit.
@@ -113,3 +114,20 @@ def detect_post_import_changes(
             )
         )
     return changes
+
+
+#: `Order.returnStatus` of an order with no return; anything else is a return in some state.
+NO_RETURN = "NO_RETURN"
+
+
+def return_opened(order_now: RetailerOrder, order_at_import: RetailerOrder) -> str | None:
+    """A message when the order has a return it did not have at import, else None (also
+    when the read does not carry the status: no guess)."""
+    status = order_now.return_status
+    if status in (None, NO_RETURN) or order_at_import.return_status not in (None, NO_RETURN):
+        return None
+    said = status.lower().replace("_", " ")
+    return (
+        f"order {order_now.name} ({order_now.id}): a return was opened after import ({said}); "
+        "settle the returned goods with the hub, nothing is pushed for a return"
+    )

@@ -190,10 +190,12 @@ def follow_up_counts(conn: psycopg.Connection) -> dict[str, int]:
 
 
 def resolve_flags(conn: psycopg.Connection, retailer: str, order_gid: str) -> None:
-    """The order's post-import flags are answered: the follow-up says what happened."""
+    """The order's cancel and edit flags are answered: the follow-up says what happened (a
+    return is not a follow-up's business: it stays for a person)."""
     conn.execute(
         "UPDATE shopsync.order_flags SET resolved_at = coalesce(resolved_at, now())"
-        " WHERE retailer = %s AND retailer_order_gid = %s",
+        " WHERE retailer = %s AND retailer_order_gid = %s"
+        " AND kind IN ('cancelled_after_import', 'edited_after_import')",
         (retailer, order_gid),
     )
 

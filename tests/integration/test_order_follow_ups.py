@@ -280,6 +280,41 @@ def test_a_refund_after_shipping_is_recorded_in_the_queue_and_the_summary_not_pu
     assert executed(flow, "hub", "orderCancel") == executed(flow, "hub", "orderEditCommit") == 0
 
 
+def test_a_return_after_shipping_is_recorded_alerted_once_queued_and_summarised(flow):
+    """A return opened at the retailer after the shipment was pushed: one alert, one open
+    row in the exception queue naming the hub order, a line in the summary's figures;
+    nothing is written to the hub, and a later follow-up does not resolve it."""
+    from resources.ledgers.reports import flow_figures
+
+    key = "test-retail-store"
+    a = RetailerShop(flow, key).skus(1)[0]
+    shop, order = imported(flow, key, Line(a, 1))
+    HubShop(flow).ship(HubShop(flow).order_for(shop, order), {a: 1})
+    assert flow.push_fulfillments(key)[1].pushed == 1
+    started = datetime.now(UTC) - timedelta(seconds=2)
+    flow.sim.set_order(shop.store.domain, order.id, return_status="RETURN_REQUESTED")
+    steps = flow.__dict__.setdefault("follow_up_steps", {})
+    base = steps.setdefault(key, flow.step(key))
+    alerts, deadline = [], time.monotonic() + 60
+    while not alerts:  # until the retailer's search index shows the changed order
+        assert time.monotonic() < deadline
+        step = replace(base, now=datetime.now(UTC), windows=flow.windows(datetime.now(UTC)))
+        alerts = landing_stats(step).flagged
+        assert follow_up_stats(step).by_state == {}  # a return is no change for the hub
+        time.sleep(0.3)
+    [alert] = alerts
+    assert alert.key == f"returned_after_import:order:{key}:{order.id}"
+    assert "a return was opened after import (return requested)" in alert.fix
+    step = replace(base, now=datetime.now(UTC), windows=flow.windows(datetime.now(UTC)))
+    assert landing_stats(step).flagged == []  # alerted once
+    with psycopg.connect(flow.db_url) as conn:
+        [row] = [r for r in exception_rows(conn) if r.subject == order.id]
+        figures = flow_figures(conn, started, datetime.now(UTC))
+    assert row.kind == "returned_after_import" and "return requested" in row.detail
+    assert figures[key]["orders"]["changed after import: returned_after_import"] == 1
+    assert executed(flow, "hub", "orderCancel") == executed(flow, "hub", "orderEditCommit") == 0
+
+
 @pytest.mark.parametrize(
     ("change", "kill_after", "state", "writes"),
     [

@@ -187,3 +187,16 @@ def test_escalation_email_escapes_html_and_keeps_text_readable():
     assert "http://ui.example:3000/assets/exception_queue" in mail.html
     assert "<b>#1</b>" in mail.text and "\r" not in mail.text
     assert items[0].key in mail.text
+
+
+def test_a_return_after_import_says_what_happened_and_names_the_hub_order():
+    detail = (
+        f"retailer '{R}': order #1001 ({GID}): a return was opened after import (return "
+        "requested); settle the returned goods with the hub, nothing is pushed for a return"
+    )
+    item = one(row("returned_after_import", "returned_after_import", detail,
+                   hub_order_name="#H7"))  # fmt: skip
+    assert item.fix.startswith("A return was opened after import (return requested); settle")
+    assert "(hub order #H7)" in item.fix and "resolve this item" in item.fix
+    assert item.key == f"returned_after_import:order:{R}:{GID}"
+    assert ExceptionKind.RETURNED_AFTER_IMPORT not in rules.RETRYABLE  # a person settles it

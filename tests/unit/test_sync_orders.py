@@ -19,7 +19,7 @@ from flow_fixtures import (
 )
 
 from sync.models import RetailerOrder
-from sync.order_changes import ChangeKind, detect_post_import_changes
+from sync.order_changes import ChangeKind, detect_post_import_changes, return_opened
 from sync.order_keys import (
     find_existing_hub_order,
     hub_orders_by_source,
@@ -325,3 +325,18 @@ def test_hub_order_source_names_the_retailer_order():
     assert source_of(hub_order(9)) is None
     conflicting = hub_order(10, source="src:a:1", source_identifier="src:b:2")
     assert source_of(conflicting) is None
+
+
+def test_a_return_opened_after_import_is_said_once_and_not_guessed():
+    """Refunds and returns are recorded, never followed at the hub: a return is not one of
+    the changes the follow-ups mirror, and a read without the status says nothing."""
+    imported = RetailerOrder.from_graphql({**retailer_order(), "returnStatus": "NO_RETURN"})
+    returned = RetailerOrder.from_graphql({**retailer_order(), "returnStatus": "IN_PROGRESS"})
+    message = return_opened(returned, imported)
+    assert message is not None and "a return was opened after import (in progress)" in message
+    assert returned.id in message and "nothing is pushed" in message
+    assert detect_post_import_changes(returned, imported, hub_location_id=HUB_LOCATION) == []
+    assert return_opened(returned, returned) is None  # there at import: not new
+    assert return_opened(imported, imported) is None
+    unknown = RetailerOrder.from_graphql(retailer_order())
+    assert return_opened(unknown, imported) is None
