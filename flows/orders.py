@@ -144,14 +144,13 @@ def _classify_and_land(step: RetailerStep, raw_orders, orders, variants) -> Land
     conn, retailer = step.conn, step.retailer
     snapshots = ledger.import_snapshots(conn, retailer.key, [o.id for o in orders])
     # Orders we cancel or edit at the retailer because the hub cancelled them (O15): that
-    # change is ours, not one to flag.
+    # cancel or edit is ours, not one to flag (a return there still is).
     ours = hub_cancels_carried(conn, retailer.key, list(snapshots)) if snapshots else set()
     stats, landed = LandingStats(read=len(orders)), []
     for raw, order in zip(raw_orders, orders, strict=True):
         if order.id in snapshots:
             status, reason, message = "eligible", "imported", None
-            if order.id not in ours:
-                _flag_changes(conn, retailer, order, snapshots[order.id], stats)
+            _flag_changes(conn, retailer, order, snapshots[order.id], stats, ours=order.id in ours)
         else:
             c = classify(order, retailer, variants, step.now, step.hold_window)
             status, reason, message = str(c.status), str(c.reason), c.message
@@ -166,9 +165,16 @@ def _classify_and_land(step: RetailerStep, raw_orders, orders, variants) -> Land
     return stats
 
 
-def _flag_changes(conn, retailer: RetailerConfig, order: RetailerOrder, snapshot, stats) -> None:
+def _flag_changes(
+    conn, retailer: RetailerConfig, order: RetailerOrder, snapshot, stats, ours: bool
+) -> None:
+    """Flag, once each, the retailer's own cancel or edit since import (none when `ours`:
+    we made it, carrying a hub cancel back) and a return opened there since."""
     before = RetailerOrder.from_graphql(snapshot)
-    changes = detect_post_import_changes(order, before, hub_location_id=retailer.hub_location_id)
+    changes = (
+        [] if ours
+        else detect_post_import_changes(order, before, hub_location_id=retailer.hub_location_id)
+    )  # fmt: skip
     flags = [("cancelled_after_import" if c.kind == "cancelled" else "edited_after_import",
               c.message) for c in changes]  # fmt: skip
     returned = return_opened(order, before)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sync.follow_up_plan import LIVE_FO_STATUSES
 from sync.inventory import levels_frame, oversell_exposure, pair_skus, with_targets
 from sync.order_keys import parse_source_key
 
@@ -92,10 +93,10 @@ def audit_stores(
         carried_to = (carry_back or {}).get(ref.retailer_key)
         if _cancelled_by_the_hub(orders, retailer_order):
             audit.cancelled_by_the_hub += 1
-            _audit_hub_cancel(audit, source, retailer_order, carried_to)
+            _audit_left_waiting(audit, source, retailer_order, carried_to)
         elif _given_up_by_the_hub(orders):
             audit.given_up_by_the_hub += 1
-            _audit_hub_cancel(audit, source, retailer_order, carried_to)
+            _audit_left_waiting(audit, source, retailer_order, carried_to)
     return audit
 
 
@@ -112,33 +113,27 @@ def _cancelled_by_the_hub(hub_orders: list, retailer_order: Mapping[str, Any]) -
 def _given_up_by_the_hub(hub_orders: list) -> bool:
     """No hub order can still ship anything, and one of them, not cancelled, was closed
     with units left (INCOMPLETE: the hub's fulfillment service gave up on them)."""
-    left_open = [
-        fo
-        for o in hub_orders
-        if not o.get("cancelled_at")
-        for fo in o.get("fulfillment_orders") or []
-        if sum(x.get("remaining_quantity", 0) for x in fo.get("line_items") or [])
-    ]
-    return bool(left_open) and all(fo.get("status") not in _LIVE_FO for fo in left_open)
+    left = [fo for o in hub_orders if not o.get("cancelled_at")
+            for fo in o.get("fulfillment_orders") or [] if _remaining(fo)]  # fmt: skip
+    return bool(left) and all(fo.get("status") not in LIVE_FO_STATUSES for fo in left)
 
 
-def _audit_hub_cancel(
+def _remaining(fo: Mapping[str, Any]) -> int:
+    return sum(x.get("remaining_quantity", 0) for x in fo.get("line_items") or [])
+
+
+def _audit_left_waiting(
     audit: Audit, source: str, retailer_order: Mapping, hub_location: str | None
 ) -> None:
+    """A retailer that carries hub cancels back must wait for nothing at the hub location."""
     if hub_location is None:  # the retailer is told, not changed
         return
-    waiting = sum(
-        x.get("remaining_quantity", 0)
-        for fo in retailer_order.get("fulfillment_orders") or []
-        if fo.get("location_id") == hub_location and fo.get("status") in _LIVE_FO
-        for x in fo.get("line_items") or []
-    )
+    waiting = sum(_remaining(fo) for fo in retailer_order.get("fulfillment_orders") or []
+                  if fo.get("location_id") == hub_location
+                  and fo.get("status") in LIVE_FO_STATUSES)  # fmt: skip
     if waiting:
         audit.hub_cancelled_waiting_at_retailer += 1
         audit.problems.append(f"{source}: the hub will not ship it, {waiting} unit(s) still wait")
-
-
-_LIVE_FO = ("OPEN", "IN_PROGRESS", "ON_HOLD", "SCHEDULED")
 
 
 def _live_unheld(hub_order: Mapping[str, Any]) -> bool:
@@ -147,7 +142,7 @@ def _live_unheld(hub_order: Mapping[str, Any]) -> bool:
     if hub_order.get("cancelled_at"):
         return False
     for fo in hub_order.get("fulfillment_orders") or []:
-        left = sum(x.get("remaining_quantity", 0) for x in fo.get("line_items") or [])
+        left = _remaining(fo)
         ours = any(h.get("handle") == "shopsync" for h in fo.get("holds") or [])
         if left and fo.get("status") in ("OPEN", "IN_PROGRESS", "SCHEDULED") and not ours:
             return True

@@ -144,6 +144,15 @@ def test_o15_part_shipped_only_the_unshipped_units_are_removed_at_the_retailer(c
     assert len(order.fulfillments_list) == 1  # the pushed shipment, before the edit
     assert (executed(flow, KEY, "orderEditCommit"), executed(flow, KEY, "orderCancel")) == (1, 0)
 
+    # Our edit is not flagged as the retailer's; a return the shopper opens next still is.
+    flow.sim.set_order(shop.store.domain, order.id, return_status="RETURN_REQUESTED")
+    deadline = time.monotonic() + 20
+    while (order.id, "returned_after_import") not in order_flags(flow, KEY):
+        assert time.monotonic() < deadline
+        assert follow_up(flow, KEY).by_state == {}
+        time.sleep(0.2)
+    assert order_flags(flow, KEY) == {(order.id, "returned_after_import")}
+
 
 def test_o15_lines_from_another_location_stand_only_the_hubs_are_removed(carry):
     flow = carry
