@@ -80,6 +80,9 @@ def _follow_up(step: RetailerStep, candidate: ledger.Candidate, stats: FollowUpS
     if changes and not candidate.open_keys and change_key(order, location) in candidate.done_keys:
         return None  # this change was carried to the hub by an earlier run
     hub = read_order(step.hub, candidate.hub_order_gid)
+    if not hub.routed:  # decided once the hub has its fulfillment orders: the next run
+        stats.pending.append(f"{order.name}: {hub.name} not routed at the hub yet")
+        return None
     if cancelled or order.cancelled_at:
         plan = plan_cancel(order, hub)
     else:

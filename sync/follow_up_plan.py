@@ -84,6 +84,12 @@ class HubOrder:
         return max(0, line.current_quantity - self.unshipped(line_id))
 
     @property
+    def routed(self) -> bool:
+        """Shopify creates an order's fulfillment orders shortly after the order: before
+        that, nothing can be said of what shipped (`shipped` would count every unit)."""
+        return self.cancelled or bool(self.fulfillment_orders)
+
+    @property
     def any_shipped(self) -> bool:
         return any(self.shipped(line.id) for line in self.lines)
 

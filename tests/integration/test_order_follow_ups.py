@@ -163,6 +163,28 @@ def test_o14_edit_after_shipping_started_is_held_not_guessed(flow):
     assert all(fo.held_by_us for fo in hub_state(flow, shop, order).fulfillment_orders if fo.live)
 
 
+def test_o12_cancelled_before_the_hub_routed_its_order_waits_then_cancels(flow):
+    """Cancelled at the retailer before the hub order has its fulfillment orders (Shopify
+    makes them shortly after the order): nothing is decided from an order that seems all
+    shipped for want of them; once routed, the next run holds and cancels it."""
+    key = "epic-gardening"
+    shop = RetailerShop(flow, key)
+    order = shop.order(Line(shop.skus(1)[0], 1))
+    assert flow.import_orders(key)[1].created == 1
+    hub_order = HubShop(flow).order_for(shop, order)
+    hub_order.fo_visible_at = time.time() + 3600  # the hub is slow to route it
+    shop.cancel(order)
+    waiting = follow_up(flow, key)
+    assert waiting.by_state == {} and states(flow) == {}
+    assert any("not routed at the hub yet" in p for p in waiting.pending)
+    writes = ("fulfillmentOrderHold", "orderCancel")
+    assert [executed(flow, "hub", field) for field in writes] == [0, 0]
+    hub_order.fo_visible_at = 0.0  # routed now
+    done = follow_up(flow, key)
+    assert done.by_state == {"cancelled": 1}, (done.seen, done.pending)
+    assert hub_state(flow, shop, order).cancelled
+
+
 @pytest.mark.parametrize("field", ["fulfillmentOrderHold", "orderCancel"])
 def test_o12_under_a_lost_response_the_step_is_reconciled_not_repeated(flow, field):
     """The write commits and its answer is lost (FAULTS: lost response after commit): the

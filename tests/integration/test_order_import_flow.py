@@ -7,6 +7,7 @@ result by the stores themselves (`flow.audit()`, the hub's records) and by the l
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -23,6 +24,7 @@ from flow_builders import (
     order_flags,
 )
 
+from simulator.context import fo_visible
 from tests.fixtures.flows import RETAILERS, check_evaluations
 
 pytestmark = pytest.mark.integration
@@ -170,6 +172,10 @@ def test_reasons_and_changes_after_import_are_landed_and_reported_by_orders_job(
     edited_elsewhere = shop.order(Line(b, 1), Line(c, 2, at=OTHER))
     _, created = flow.import_orders(key)
     assert created.created == 3
+    deadline = time.monotonic() + 5
+    while not all(fo_visible(hub.order_for(shop, o)) for o in (will_cancel, will_edit)):
+        assert time.monotonic() < deadline  # the hub routes a new order's FOs after a delay
+        time.sleep(0.05)
     shop.cancel(will_cancel)
     shop.edit_quantity(will_edit, a, 1)
     shop.edit_quantity(edited_elsewhere, c, 1)
