@@ -108,5 +108,6 @@ def upstream_on_overview(page: Page, base: str, asset: str) -> set[str]:
     heading = page.get_by_text("Upstream assets", exact=True)
     expect(heading).to_be_visible()
     links = heading.locator("xpath=following-sibling::div[1]//a")
+    expect(links.first).to_be_visible()  # the list renders after its heading
     hrefs = links.evaluate_all("els => els.map(e => e.getAttribute('href'))")
     return {href.removeprefix("/assets/") for href in hrefs}
